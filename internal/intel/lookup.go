@@ -1,0 +1,200 @@
+package intel
+
+import (
+	"net/netip"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// nameSuffixes are stripped from program names before lookup, so
+// "xmrig-x64.exe" and "xmrig_amd64" find xmrig.
+var nameSuffixes = []string{".exe", ".bin", ".sh", "-x64", "_x64", "-x86_64", "_amd64", "-amd64", "-linux", "_linux", "-static", "-cpu", "-gpu", "-cuda", "-opencl"}
+
+// Program looks a process or file name up among known programs. Names in
+// exact_only (generic words such as "miner") match only exactly.
+func (db *DB) Program(name string) (*Program, bool) {
+	n := strings.ToLower(path.Base(strings.TrimSpace(name)))
+	if n == "" || n == "." || n == "/" {
+		return nil, false
+	}
+	if p, ok := db.programByName[n]; ok {
+		return p, true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range nameSuffixes {
+			if t, ok := strings.CutSuffix(n, s); ok && t != "" {
+				n, changed = t, true
+			}
+		}
+	}
+	if db.exactOnly[n] {
+		return nil, false
+	}
+	p, ok := db.programByName[n]
+	return p, ok
+}
+
+// NormalizeDomain lower-cases a name and strips a trailing dot and a
+// leading "*." wildcard.
+func NormalizeDomain(d string) string {
+	d = strings.ToLower(strings.TrimSpace(d))
+	d = strings.TrimSuffix(d, ".")
+	d = strings.TrimPrefix(d, "*.")
+	return d
+}
+
+// Domain reports whether name is a listed domain or a subdomain of one
+// ("a.pool.example" matches "pool.example"; "notpool.example" does not).
+func (db *DB) Domain(name string) (*Domain, bool) {
+	n := NormalizeDomain(name)
+	for n != "" {
+		if d, ok := db.domainIndex[n]; ok {
+			return d, true
+		}
+		i := strings.IndexByte(n, '.')
+		if i < 0 {
+			break
+		}
+		n = n[i+1:]
+	}
+	return nil, false
+}
+
+// DomainKeyword returns the mining keyword contained in a domain's labels,
+// a weak hint for names not in the list.
+func (db *DB) DomainKeyword(name string) (string, bool) {
+	n := NormalizeDomain(name)
+	for _, k := range db.Keywords {
+		for _, label := range strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' }) {
+			if strings.Contains(label, k) {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// IP reports whether an address is in a listed pool network.
+func (db *DB) IP(a netip.Addr) (*IPEntry, bool) {
+	a = a.Unmap()
+	for i := range db.IPs {
+		if db.IPs[i].prefix.Contains(a) {
+			return &db.IPs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Port reports whether port is a known mining port.
+func (db *DB) Port(port uint16) (*Port, bool) {
+	p, ok := db.portIndex[port]
+	return p, ok
+}
+
+// Flag looks a command-line flag up (without any "=value").
+func (db *DB) Flag(arg string) (*Flag, bool) {
+	name, _, _ := strings.Cut(arg, "=")
+	f, ok := db.flagIndex[name]
+	return f, ok
+}
+
+// IsAlgorithm reports whether s names a mining algorithm.
+func (db *DB) IsAlgorithm(s string) bool {
+	s = strings.ToLower(s)
+	for _, a := range db.Cmdline.Algorithms {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+// StratumURL reports whether s contains a mining URL scheme, returning the
+// scheme found.
+func (db *DB) StratumURL(s string) (string, bool) {
+	l := strings.ToLower(s)
+	for _, sch := range db.Cmdline.URLSchemes {
+		if strings.Contains(l, sch) {
+			return sch, true
+		}
+	}
+	return "", false
+}
+
+// WalletMatch is a wallet address found in text.
+type WalletMatch struct {
+	Coin, Name, Address, Strength string
+}
+
+// FindWallets returns every wallet address in text, strongest first per position.
+func (db *DB) FindWallets(text string) []WalletMatch {
+	var out []WalletMatch
+	seen := map[string]bool{}
+	for _, w := range db.Wallets {
+		for _, m := range w.re.FindAllStringSubmatch(text, -1) {
+			addr := m[1]
+			if seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			out = append(out, WalletMatch{Coin: w.Coin, Name: w.Name, Address: addr, Strength: w.Strength})
+		}
+	}
+	return out
+}
+
+// KernelThreadName reports whether name looks like a kernel thread's.
+func (db *DB) KernelThreadName(name string) bool {
+	for _, re := range db.Processes.kthreadRE {
+		if re.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Daemon returns the well-known program with this name.
+func (db *DB) Daemon(name string) (*Daemon, bool) {
+	d, ok := db.daemonIndex[name]
+	return d, ok
+}
+
+// InTempDir reports whether a host path is inside a temp directory.
+func (db *DB) InTempDir(p string) (string, bool) {
+	for _, d := range db.Processes.TempDirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+// hiddenComponent matches path components used to hide files: dot names,
+// "...", and names that are or contain only spaces.
+var hiddenComponent = regexp.MustCompile(`^\.|^\s|\s$|^\.{3,}$`)
+
+// HiddenComponent returns the first path component that looks hidden.
+func HiddenComponent(p string) (string, bool) {
+	for _, c := range strings.Split(p, "/") {
+		if c != "" && hiddenComponent.MatchString(c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// Framework returns the ML framework one of paths belongs to.
+func (db *DB) Framework(paths []string) (string, bool) {
+	for _, f := range db.Processes.MLFrameworks {
+		for _, lib := range f.Libs {
+			for _, p := range paths {
+				if strings.Contains(p, lib) {
+					return f.Name, true
+				}
+			}
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,158 @@
+// Package report renders a findings.Report as JSON or as a table for
+// terminals, without knowing how the findings were made.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/minerguard/minerguard/internal/findings"
+)
+
+// Formats lists the supported output formats.
+var Formats = []string{"table", "json"}
+
+// Write renders rep in format to w. color enables ANSI colours in tables.
+func Write(w io.Writer, rep *findings.Report, format string, color bool) error {
+	switch format {
+	case "json":
+		return JSON(w, rep)
+	case "table", "":
+		return Table(w, rep, color)
+	default:
+		return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+	}
+}
+
+// JSON writes the report as indented JSON.
+func JSON(w io.Writer, rep *findings.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(rep)
+}
+
+var sevColor = map[findings.Severity]string{
+	findings.Info:     "\x1b[2m",
+	findings.Low:      "\x1b[36m",
+	findings.Medium:   "\x1b[33m",
+	findings.High:     "\x1b[31m",
+	findings.Critical: "\x1b[1;97;41m",
+}
+
+const reset = "\x1b[0m"
+
+// Table writes a readable summary: the verdicts first, then every finding.
+func Table(w io.Writer, rep *findings.Report, color bool) error {
+	ew := &errWriter{w: w}
+	sev := func(s findings.Severity) string {
+		label := fmt.Sprintf("%-8s", strings.ToUpper(s.String()))
+		if color {
+			return sevColor[s] + label + reset
+		}
+		return label
+	}
+	bold := func(s string) string {
+		if color {
+			return "\x1b[1m" + s + reset
+		}
+		return s
+	}
+	ew.printf("%s %s — host %s (root %s), %d processes, %d ms\n", rep.Tool, rep.Version, rep.Host.Hostname, rep.Host.Root, rep.Host.Processes, rep.DurationMS)
+	if len(rep.Incidents) == 0 {
+		ew.printf("\n%s\n", bold("No mining process found."))
+	} else {
+		ew.printf("\n%s\n", bold(fmt.Sprintf("VERDICTS (%d)", len(rep.Incidents))))
+		for _, in := range rep.Incidents {
+			ew.printf("%s %s  %s  confidence %.0f%%\n", sev(in.Severity), in.ID, in.Title, in.Confidence*100)
+			if in.Exe != "" {
+				ew.printf("         exe:     %s\n", in.Exe)
+			}
+			if in.Cmdline != "" {
+				ew.printf("         cmdline: %s\n", truncate(in.Cmdline, 160))
+			}
+			if len(in.Remotes) > 0 {
+				ew.printf("         remote:  %s\n", strings.Join(in.Remotes, ", "))
+			}
+			if len(in.Tree) > 1 {
+				ew.printf("         tree:    %s\n", joinInts(in.Tree))
+			}
+			for _, s := range in.Summary {
+				ew.printf("         - %s\n", s)
+			}
+		}
+	}
+	if len(rep.Findings) > 0 {
+		ew.printf("\n%s\n", bold(fmt.Sprintf("FINDINGS (%d)", len(rep.Findings))))
+		for _, f := range rep.Findings {
+			where := ""
+			switch {
+			case f.Evidence.PID > 0:
+				where = fmt.Sprintf("pid %d", f.Evidence.PID)
+			case f.Evidence.Path != "":
+				where = f.Evidence.Path
+			}
+			ew.printf("%s %-28s %-12s %s\n", sev(f.Severity), f.Rule, where, f.Title)
+		}
+	}
+	var skipped []string
+	for _, c := range rep.Checks {
+		if c.Status != "ok" {
+			skipped = append(skipped, fmt.Sprintf("%s (%s: %s)", c.ID, c.Status, c.Reason))
+		}
+	}
+	sort.Strings(skipped)
+	if len(skipped) > 0 || len(rep.Warnings) > 0 {
+		ew.printf("\n%s\n", bold("NOTES"))
+		for _, s := range skipped {
+			ew.printf("  - check %s\n", s)
+		}
+		for i, s := range rep.Warnings {
+			if i == 20 {
+				ew.printf("  - … %d more warnings (see --format json)\n", len(rep.Warnings)-20)
+				break
+			}
+			ew.printf("  - %s\n", s)
+		}
+	}
+	var counts []string
+	for _, s := range []findings.Severity{findings.Critical, findings.High, findings.Medium, findings.Low, findings.Info} {
+		if n := rep.Summary.Findings[s.String()]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(counts) == 0 {
+		counts = []string{"none"}
+	}
+	ew.printf("\nfindings: %s\n", strings.Join(counts, ", "))
+	return ew.err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, " ")
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}
