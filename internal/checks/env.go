@@ -30,6 +30,10 @@ type Env struct {
 	Exes *sigscan.Scanner
 	// Now is the scan's start, so checks agree on "recent".
 	Now time.Time
+	// Resolve allows DNS lookups of pool names seen on the host. Off by
+	// default: a scanner asking the resolver for pool names trips the
+	// network's own mining alarms, and /etc/hosts is always consulted.
+	Resolve bool
 
 	sockOnce sync.Once
 	socks    []host.Socket

@@ -23,7 +23,7 @@ func newScanCmd() *cobra.Command {
 		format, output, failOn, root string
 		only, skip                   []string
 		sample                       time.Duration
-		noColor, verbose             bool
+		noColor, verbose, resolve    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -61,7 +61,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log})
+			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log, Resolve: resolve})
 			if err != nil {
 				return err
 			}
@@ -97,6 +97,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringVar(&root, "root", "", "scan an offline root filesystem (mounted disk or extracted tree) instead of this host")
 	f.StringSliceVar(&only, "checks", nil, "run only these checks (comma separated; see `minerguard checks`)")
 	f.StringSliceVar(&skip, "skip", nil, "do not run these checks")
+	f.BoolVar(&resolve, "resolve", false, "resolve pool names seen in command lines and configs through DNS (off: a lookup of a pool name can trip the network's own alarms; /etc/hosts is always read)")
 	f.BoolVar(&noColor, "no-color", false, "no colours in the table")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
 	return cmd

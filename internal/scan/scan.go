@@ -32,6 +32,8 @@ type Options struct {
 	// Intel is the intel set (the embedded one when nil).
 	Intel *intel.DB
 	Log   *slog.Logger
+	// Resolve allows DNS lookups of pool names (see checks.Env.Resolve).
+	Resolve bool
 }
 
 // Run scans h and returns the report.
@@ -84,6 +86,7 @@ func Run(ctx context.Context, h host.Host, opts Options) (*findings.Report, erro
 
 	env := checks.NewEnv(h, db, procs, log)
 	env.Now = started
+	env.Resolve = opts.Resolve
 	sampled := make(chan struct{})
 	if procs != nil && opts.Sample > 0 {
 		env.Sample = opts.Sample
