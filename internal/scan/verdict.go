@@ -105,7 +105,7 @@ func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
 		in.Severity = findings.Critical
 	case identified:
 		in.Severity = findings.Max(in.Severity, findings.High)
-	case strong >= 3:
+	case disguised && pool, strong >= 3:
 		in.Severity = findings.Max(in.Severity, findings.High)
 	case strong == 0:
 		// Load alone is never more than a hint.
