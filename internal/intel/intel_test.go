@@ -200,4 +200,3 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 		t.Error("v4-mapped lookup")
 	}
 }
-
