@@ -136,7 +136,15 @@ type Processes struct {
 	Daemons       []Daemon    `json:"daemons"`
 	TempDirs      []string    `json:"temp_dirs"`
 	MLFrameworks  []Framework `json:"ml_frameworks"`
-	kthreadRE     []*regexp.Regexp
+	// HiddenDirAllow, Interpreters, Multicall and NameAllow describe normal
+	// naming quirks (see processes.json and disguise.go).
+	HiddenDirAllow []string    `json:"hidden_dir_allow"`
+	TempExeAllow   []string    `json:"temp_exe_allow"`
+	Interpreters   []string    `json:"interpreters"`
+	Multicall      []string    `json:"multicall"`
+	NameAllow      []NameAllow `json:"name_allow"`
+	kthreadRE      []*regexp.Regexp
+	interpRE       []*regexp.Regexp
 }
 
 // DB is a loaded, validated intel set. It is read-only after Load.
@@ -293,7 +301,7 @@ func (db *DB) index() error {
 	for i := range db.Processes.Daemons {
 		db.daemonIndex[db.Processes.Daemons[i].Name] = &db.Processes.Daemons[i]
 	}
-	return nil
+	return db.Processes.indexDisguise()
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
