@@ -12,9 +12,11 @@ func TestExeMemfdLive(t *testing.T) {
 		name string
 		args []string
 		want int // findings
+		sev  findings.Severity
 	}{
-		{"memfd", []string{"-memfd", "kthreadd"}, 1},
-		{"on disk", nil, 0},
+		{"memfd", []string{"-memfd", "kthreadd"}, 1, findings.High},
+		{"write-sealed memfd", []string{"-memfd", "kthreadd", "-seal"}, 1, findings.Low},
+		{"on disk", nil, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -26,7 +28,7 @@ func TestExeMemfdLive(t *testing.T) {
 				}
 				return
 			}
-			f := want1(t, fs, "process.exe_memfd", findings.High, pid)
+			f := want1(t, fs, "process.exe_memfd", tc.sev, pid)
 			if f.Evidence.Path != "/memfd:kthreadd" {
 				t.Errorf("path %q", f.Evidence.Path)
 			}

@@ -15,9 +15,10 @@ import (
 func main() {
 	name := flag.String("name", "", "set comm (what prctl(PR_SET_NAME) sets)")
 	memfd := flag.String("memfd", "", "copy this binary into a memfd with this name and re-exec from it")
+	seal := flag.Bool("seal", false, "write-seal the memfd before exec, as runc does with its cloned binary")
 	flag.Parse()
 	if *memfd != "" {
-		reexecMemfd(*memfd)
+		reexecMemfd(*memfd, *seal)
 	}
 	if *name != "" {
 		// /proc/self/comm is the thread-group leader's comm, the one ps
@@ -30,22 +31,27 @@ func main() {
 	time.Sleep(time.Hour)
 }
 
-func reexecMemfd(name string) {
+func reexecMemfd(name string, seal bool) {
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
 		fatal(err)
 	}
-	fd, err := unix.MemfdCreate(name, 0)
+	fd, err := unix.MemfdCreate(name, unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		fatal(err)
 	}
 	if _, err := unix.Write(fd, self); err != nil {
 		fatal(err)
 	}
+	if seal {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
+			fatal(err)
+		}
+	}
 	// Drop -memfd so the new image does not loop; keep argv[0] as given.
 	args := []string{os.Args[0]}
 	flag.Visit(func(f *flag.Flag) {
-		if f.Name != "memfd" {
+		if f.Name != "memfd" && f.Name != "seal" {
 			args = append(args, "-"+f.Name+"="+f.Value.String())
 		}
 	})
