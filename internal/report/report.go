@@ -68,6 +68,10 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 		ew.printf("\n%s\n", bold(fmt.Sprintf("VERDICTS (%d)", len(rep.Incidents))))
 		for _, in := range rep.Incidents {
 			ew.printf("%s %s  %s  confidence %.0f%%\n", sev(in.Severity), in.ID, in.Title, in.Confidence*100)
+			if in.Severity < findings.Medium {
+				// A hint, not a verdict: one line each keeps real ones visible.
+				continue
+			}
 			if in.Exe != "" {
 				ew.printf("         exe:     %s\n", in.Exe)
 			}
@@ -78,7 +82,7 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 				ew.printf("         remote:  %s\n", strings.Join(in.Remotes, ", "))
 			}
 			if len(in.Tree) > 1 {
-				ew.printf("         tree:    %s\n", joinInts(in.Tree))
+				ew.printf("         tree:    %s\n", joinInts(in.Tree, 12))
 			}
 			for _, s := range in.Summary {
 				ew.printf("         - %s\n", s)
@@ -138,10 +142,15 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func joinInts(v []int) string {
-	s := make([]string, len(v))
+// joinInts prints at most max numbers, then how many were left out.
+func joinInts(v []int, max int) string {
+	var s []string
 	for i, n := range v {
-		s[i] = fmt.Sprint(n)
+		if i == max {
+			s = append(s, fmt.Sprintf("… (%d more)", len(v)-max))
+			break
+		}
+		s = append(s, fmt.Sprint(n))
 	}
 	return strings.Join(s, " ")
 }
