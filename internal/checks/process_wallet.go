@@ -99,7 +99,7 @@ func secretEnvName(k string) bool {
 	u := strings.ToUpper(k)
 	for _, part := range strings.FieldsFunc(u, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
 		for _, w := range secretEnvWords {
-			if part == w || (len(w) > 3 && strings.Contains(part, w)) {
+			if part == w || (len(w) >= 3 && strings.Contains(part, w)) {
 				return true
 			}
 		}

@@ -158,7 +158,9 @@ func flagValue(argv []string, i int, flags []string) (name, val string, idx int,
 // schemeURLs returns the substrings of s that start with a mining scheme.
 func schemeURLs(s string, db *intel.DB) []string {
 	var out []string
-	l := strings.ToLower(s)
+	// ASCII lower-casing keeps byte offsets: strings.ToLower would turn
+	// invalid UTF-8 into longer replacement runes and misalign them.
+	l := asciiLower(s)
 	for _, sch := range db.Cmdline.URLSchemes {
 		if sch == "" {
 			continue
@@ -186,6 +188,16 @@ func schemeURLs(s string, db *intel.DB) []string {
 		}
 	}
 	return out
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func isSchemeChar(c byte) bool {
