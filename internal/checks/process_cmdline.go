@@ -240,4 +240,3 @@ func idDedupe(in []string) []string {
 	}
 	return out
 }
-
