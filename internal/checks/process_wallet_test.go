@@ -2,7 +2,10 @@ package checks
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/minerguard/minerguard/internal/intel"
 )
 
 func TestWalletFixtures(t *testing.T) {
@@ -79,6 +82,43 @@ func TestSecretEnvName(t *testing.T) {
 	} {
 		if got := secretEnvName(k); got != want {
 			t.Errorf("secretEnvName(%q) = %v, want %v", k, got, want)
+		}
+	}
+}
+
+// TestWalletPatterns checks the intel wallet formats on real-format
+// addresses, and that near misses (one character short or long) fail.
+func TestWalletPatterns(t *testing.T) {
+	db := intel.MustLoad()
+	b58 := func(n int) string { return strings.Repeat("z", n) }
+	b32 := func(n int) string { return strings.Repeat("q", n) }
+	tests := []struct {
+		addr, coin, strength string
+	}{
+		{idWallet, "XMR", "strong"},
+		{"8" + "B" + b58(93), "XMR", "strong"},
+		{"4" + "A" + b58(104), "XMR", "strong"},
+		{"Wo" + b58(95), "WOW", "strong"},
+		{"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "BTC", "strong"},
+		{"bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297", "BTC", "strong"},
+		{"1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "BTC", "weak"},
+		{idHex40, "ETH", "weak"},
+		{"ltc1q" + b32(38), "LTC", "strong"},
+		{"zs1" + b32(75), "ZEC", "strong"},
+		{"bitcoincash:q" + b32(41), "BCH", "strong"},
+		{"kaspa:q" + b32(61), "KAS", "strong"},
+		{"ZEPHYR" + b58(92), "ZEPH", "strong"},
+		{"ccx7" + b58(94), "CCX", "strong"},
+	}
+	for _, tt := range tests {
+		got := db.FindWallets("x " + tt.addr + " y")
+		if len(got) != 1 || got[0].Address != tt.addr || got[0].Coin != tt.coin || got[0].Strength != tt.strength {
+			t.Errorf("%s: got %+v, want one %s %s", tt.addr, got, tt.coin, tt.strength)
+		}
+	}
+	for _, miss := range []string{idWallet[:94], idWallet + "z", idHex40 + "a", "0x" + strings.Repeat("g", 40), "bc1" + b32(30)} {
+		if got := db.FindWallets(miss); len(got) != 0 {
+			t.Errorf("%s: matched %+v", miss, got)
 		}
 	}
 }
