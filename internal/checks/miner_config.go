@@ -200,7 +200,7 @@ func configFinding(env *Env, p *process.Process, src configSource, pc *parsedCon
 		if !src.tied {
 			f.Severity, f.Confidence = findings.Medium, 0.6
 		}
-		f.Title = fmt.Sprintf("%s (pid %d) has a %s miner config naming pool %s", name, p.PID, c.Format, u.Host)
+		f.Title = fmt.Sprintf("%s (pid %d) has a miner config (%s) naming pool %s", name, p.PID, c.Format, u.Host)
 		f.Description = fmt.Sprintf("%s (found by %s) is a %s mining configuration for %s.", src.path, src.how, c.Format, Printable(u.URL, 200))
 	case pc.err == nil && pc.cfg.IsMiner():
 		ev.Details["format"] = string(pc.cfg.Format)
@@ -209,7 +209,7 @@ func configFinding(env *Env, p *process.Process, src configSource, pc *parsedCon
 		if !src.tied {
 			f.Severity, f.Confidence = findings.Low, 0.4
 		}
-		f.Title = fmt.Sprintf("%s (pid %d) has a %s miner config", name, p.PID, pc.cfg.Format)
+		f.Title = fmt.Sprintf("%s (pid %d) has a miner config (%s)", name, p.PID, pc.cfg.Format)
 		f.Description = fmt.Sprintf("%s (found by %s) has the settings of a %s miner (%s) but names no pool.", src.path, src.how, pc.cfg.Format, strings.Join(pc.cfg.Keys, ", "))
 	case pc.err != nil && len(pc.stratum) > 0:
 		u := pc.stratum[0]
