@@ -198,6 +198,9 @@ func poolFinding(env *Env, s host.Socket, p *process.Process, hits []poolHit) fi
 	var ev findings.Evidence
 	if p != nil {
 		ev = env.ProcessEvidence(p)
+	} else {
+		uid := s.UID // the socket's owner is all that is known of a hidden process
+		ev.UID, ev.User = &uid, env.UserName(uid)
 	}
 	ev.Remote = s.Remote.String()
 	ev.Local = s.Local.String()
@@ -208,8 +211,9 @@ func poolFinding(env *Env, s host.Socket, p *process.Process, hits []poolHit) fi
 		}
 		ev.Match = append(ev.Match, h.why)
 	}
+	ev.Details = map[string]string{"inode": strconv.FormatUint(s.Inode, 10), "source": s.Source}
 	if s.State != "" {
-		ev.Details = map[string]string{"state": s.State, "inode": strconv.FormatUint(s.Inode, 10), "source": s.Source}
+		ev.Details["state"] = s.State
 	}
 	who := "A process"
 	if p != nil {

@@ -354,9 +354,81 @@ func TestNetworkPool(t *testing.T) {
 			if !w.noPID && (f.Evidence.Exe == "" || f.Evidence.Cmdline == "") {
 				t.Errorf("process evidence missing: %+v", f.Evidence)
 			}
+			if w.noPID && (f.Evidence.UID == nil || *f.Evidence.UID != os.Getuid() || f.Evidence.Details["inode"] == "") {
+				t.Errorf("hidden owner's uid/inode missing: %+v", f.Evidence)
+			}
 			if w.local != "" && f.Evidence.Local != w.local {
 				t.Errorf("local = %q, want %q", f.Evidence.Local, w.local)
 			}
 		})
 	}
+}
+
+func TestPoolTargets(t *testing.T) {
+	env := &Env{Intel: intel.MustLoad()}
+	tests := []struct {
+		argv []string
+		want []poolTarget
+	}{
+		{[]string{"xmrig", "-o", "stratum+tcp://pool.supportxmr.com:3333", "-u", "4A..."}, []poolTarget{{"pool.supportxmr.com", 3333}}},
+		{[]string{"m", "--url=stratum+ssl://w.1@Eu.Pool.Example.:443/path"}, []poolTarget{{"eu.pool.example", 443}}},
+		{[]string{"m", "--url=pool.example:14444"}, []poolTarget{{"pool.example", 14444}}},
+		{[]string{"m", "-o", "gulf.moneroocean.stream:10128", "-o", "gulf.moneroocean.stream:10128"}, []poolTarget{{"gulf.moneroocean.stream", 10128}}},
+		{[]string{"m", "-o", "pool.example"}, []poolTarget{{"pool.example", 0}}},
+		{[]string{"m", "-o", "192.0.2.1:3333", "-o", "[2001:db8::1]:3333"}, nil},
+		{[]string{"m", "-o", "localhost:3333", "-o", "bad host.example:1", "-o", "pool.example:99999"}, nil},
+		{[]string{"m", "-o"}, nil},
+		{[]string{"curl", "http://pool.example/"}, nil},
+	}
+	for _, tt := range tests {
+		got := poolTargets(env, tt.argv)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("poolTargets(%q) = %v, want %v", tt.argv, got, tt.want)
+		}
+	}
+}
+
+func TestParseHosts(t *testing.T) {
+	got := ParseHosts([]byte("# c\n127.0.0.1\tlocalhost Pool.Example.\n::ffff:10.0.0.1 mapped\nfe80::1%eth0 zoned\nnot-an-ip name\n10.0.0.2 pool.example # dup name\n"))
+	want := map[string]string{
+		"localhost":    "[127.0.0.1]",
+		"pool.example": "[127.0.0.1 10.0.0.2]",
+		"mapped":       "[10.0.0.1]",
+		"zoned":        "[fe80::1]",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for n, w := range want {
+		if fmt.Sprint(got[n]) != w {
+			t.Errorf("%s = %v, want %s", n, got[n], w)
+		}
+	}
+}
+
+// FuzzParsePoolTarget: argv is attacker-controlled text.
+func FuzzParsePoolTarget(f *testing.F) {
+	for _, s := range []string{"stratum+tcp://a@pool.example:3333/x", "pool.example:1", "[::1]:3", "--url=x.y:65535", "a.b:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		pt, ok := parsePoolTarget(s)
+		if ok && (pt.host == "" || !strings.Contains(pt.host, ".") || strings.ContainsAny(pt.host, " /:@")) {
+			t.Fatalf("%q gave %+v", s, pt)
+		}
+	})
+}
+
+// FuzzParseHosts: /etc/hosts belongs to the host under inspection.
+func FuzzParseHosts(f *testing.F) {
+	f.Add("127.0.0.1 localhost\n::1 ip6-localhost # x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		for n, addrs := range ParseHosts([]byte(s)) {
+			for _, a := range addrs {
+				if !a.IsValid() || a.Is4In6() || a.Zone() != "" {
+					t.Fatalf("%q: %s -> %v", s, n, a)
+				}
+			}
+		}
+	})
 }
