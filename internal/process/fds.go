@@ -58,7 +58,8 @@ func ParseSocketLink(link string) (uint64, bool) {
 		return 0, false
 	}
 	s, ok = strings.CutSuffix(s, "]")
-	if !ok {
+	// The kernel writes canonical decimal: anything else is not its link.
+	if !ok || len(s) > 1 && s[0] == '0' {
 		return 0, false
 	}
 	ino, err := strconv.ParseUint(s, 10, 64)

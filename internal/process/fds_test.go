@@ -21,6 +21,8 @@ func TestParseSocketLink(t *testing.T) {
 		{"socket:[]", 0, false},
 		{"socket:[-1]", 0, false},
 		{"socket:[+5]", 0, false},
+		{"socket:[007]", 0, false},
+		{"socket:[0]", 0, true},
 		{"socket:[12", 0, false},
 		{"pipe:[12345]", 0, false},
 		{"/dev/null", 0, false},
