@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"path"
@@ -56,7 +58,7 @@ func checkNetworkPool(ctx context.Context, env *Env) ([]findings.Finding, error)
 		return nil, fmt.Errorf("listing sockets: %w", err)
 	}
 	self := proc.Self()
-	owners := socketOwners(env.Procs.All())
+	owners, blind := socketOwners(env.Procs.All())
 	res := newPoolResolver(env)
 
 	var out []findings.Finding
@@ -108,7 +110,7 @@ func checkNetworkPool(ctx context.Context, env *Env) ([]findings.Finding, error)
 		out = append(out, f)
 	}
 	if len(unowned) > 0 {
-		out = append(out, unownedFindings(ctx, env, proc, unowned, res)...)
+		out = append(out, unownedFindings(ctx, env, proc, unowned, res, blind)...)
 	}
 	return out, nil
 }
@@ -125,21 +127,26 @@ func connected(s host.Socket) bool {
 
 // socketOwners maps socket inodes to the process holding them. A socket
 // shared by a parent and its forked child goes to the lowest pid, the one
-// that opened it in the common case of a daemon forking workers.
-func socketOwners(procs []*process.Process) map[uint64]*process.Process {
-	owners := map[uint64]*process.Process{}
+// that opened it in the common case of a daemon forking workers. blind
+// lists the uids of processes whose descriptors could not be read (not
+// root): their sockets have no known owner without anything being hidden.
+func socketOwners(procs []*process.Process) (owners map[uint64]*process.Process, blind map[int]bool) {
+	owners, blind = map[uint64]*process.Process{}, map[int]bool{}
 	for _, p := range procs {
 		if p.Kernel() {
 			continue
 		}
-		inodes, _ := p.SocketInodes() // a process we may not read simply owns nothing we can see
+		inodes, err := p.SocketInodes()
+		if inodes == nil && errors.Is(err, fs.ErrPermission) {
+			blind[p.UID()] = true
+		}
 		for ino := range inodes {
 			if cur, ok := owners[ino]; !ok || p.PID < cur.PID {
 				owners[ino] = p
 			}
 		}
 	}
-	return owners
+	return owners, blind
 }
 
 // judgeRemote lists every reason the socket's remote end looks like a pool,
@@ -453,7 +460,7 @@ func ParseHosts(b []byte) map[string][]netip.Addr {
 // owns. Processes started after the snapshot are looked for first (a
 // fresh listing of /proc): only sockets still without an owner, whose
 // holder is invisible in /proc, are reported as hidden.
-func unownedFindings(ctx context.Context, env *Env, proc host.Proc, socks []host.Socket, res *poolResolver) []findings.Finding {
+func unownedFindings(ctx context.Context, env *Env, proc host.Proc, socks []host.Socket, res *poolResolver, blind map[int]bool) []findings.Finding {
 	known := map[int]bool{}
 	for _, p := range env.Procs.All() {
 		known[p.PID] = true
@@ -469,7 +476,10 @@ func unownedFindings(ctx context.Context, env *Env, proc host.Proc, socks []host
 			}
 		}
 	}
-	owners := socketOwners(late)
+	owners, lateBlind := socketOwners(late)
+	for uid := range lateBlind {
+		blind[uid] = true
+	}
 	var out []findings.Finding
 	seen := map[string]bool{}
 	for _, s := range socks {
@@ -487,6 +497,15 @@ func unownedFindings(ctx context.Context, env *Env, proc host.Proc, socks []host
 			continue
 		}
 		seen[f.Evidence.Remote+s.Proto] = true
+		if blind[s.UID] {
+			// The owner is probably one of this user's processes whose
+			// descriptors minerguard may not read: still a pool
+			// connection, but no sign of hiding.
+			f.Title = fmt.Sprintf("Connection to mining pool address %s by a process of %s that could not be inspected", f.Evidence.Remote, f.Evidence.User)
+			f.Description += " The owning process could not be determined: /proc/PID/fd of this user's processes is not readable (run as root)."
+			out = append(out, f)
+			continue
+		}
 		f.Rule = "network.unowned_pool_connection"
 		f.Severity = findings.High
 		f.Title = fmt.Sprintf("Connection to mining pool address %s is held by no visible process", f.Evidence.Remote)

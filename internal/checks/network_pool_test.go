@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -212,6 +213,20 @@ func (h hidingProc) PIDs() ([]int, error) {
 	return out, err
 }
 
+// denyFDProc refuses /proc/PID/fd of one pid, as the kernel does for
+// another user's processes when minerguard does not run as root.
+type denyFDProc struct {
+	host.Proc
+	deny int
+}
+
+func (d denyFDProc) ReadDir(pid int, name string) ([]fs.DirEntry, error) {
+	if pid == d.deny && name == "fd" {
+		return nil, &fs.PathError{Op: "open", Path: "/proc/" + strconv.Itoa(pid) + "/fd", Err: fs.ErrPermission}
+	}
+	return d.Proc.ReadDir(pid, name)
+}
+
 func runPoolCheck(t *testing.T, h host.Host, db *intel.DB) []findings.Finding {
 	t.Helper()
 	ctx := context.Background()
@@ -304,6 +319,11 @@ func TestNetworkPool(t *testing.T) {
 			ap := listenOn(t, "127.0.0.3", freePort(t, base, "127.0.0.3"))
 			pid := startPoolChild(t, "tcp", ap.String(), "kworker")
 			return newSplitHost(t, "/", hidingProc{Proc: live, hide: pid}), pid, &want{rule: "network.unowned_pool_connection", sev: findings.High, remote: ap.String(), proto: "tcp", noPID: true}
+		}},
+		{"pool address held by a process whose descriptors are unreadable", func(t *testing.T) (host.Host, int, *want) {
+			ap := listenOn(t, "127.0.0.3", freePort(t, base, "127.0.0.3"))
+			pid := startPoolChild(t, "tcp", ap.String(), "kworker")
+			return newSplitHost(t, "/", denyFDProc{Proc: live, deny: pid}), pid, &want{rule: "network.pool_ip", sev: findings.High, remote: ap.String(), proto: "tcp", noPID: true}
 		}},
 		{"stratum proxy listening on a mining port", func(t *testing.T) (host.Host, int, *want) {
 			// Find a free mining port, then let the child listen there itself.

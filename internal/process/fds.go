@@ -20,6 +20,9 @@ type fdCache struct {
 // process to the sockets netlink or /proc/net list, which carry only the
 // inode: this is how lsof and ss -p attribute connections, done here
 // without running either. Descriptors closed while reading are skipped.
+// When the fd directory could be listed but some links not read, the
+// inodes found are returned with the error (a non-nil map says the
+// directory itself was readable); a nil map means nothing could be read.
 func (p *Process) SocketInodes() (map[uint64]bool, error) {
 	c := &p.fds
 	c.once.Do(func() {
@@ -41,11 +44,6 @@ func (p *Process) SocketInodes() (map[uint64]bool, error) {
 			if ino, ok := ParseSocketLink(link); ok {
 				c.inodes[ino] = true
 			}
-		}
-		// A partial read still attributes what it could; the error says
-		// the set may be incomplete.
-		if c.err != nil && len(c.inodes) == 0 {
-			c.inodes = nil
 		}
 	})
 	return c.inodes, c.err

@@ -106,3 +106,34 @@ func TestSocketInodesGone(t *testing.T) {
 		t.Fatalf("want an error naming fd, got %v", err)
 	}
 }
+
+func TestSocketInodesFixture(t *testing.T) {
+	dir := t.TempDir()
+	fd := dir + "/77/fd"
+	if err := os.MkdirAll(fd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"0": "/dev/null", "3": "socket:[5]", "4": "socket:[6]", "5": "pipe:[7]"} {
+		if err := os.Symlink(target, fd+"/"+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc, err := host.NewProcDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{PID: 77, proc: proc}
+	got, err := p.SocketInodes()
+	if err != nil || len(got) != 2 || !got[5] || !got[6] {
+		t.Fatalf("got %v, %v; want {5, 6}", got, err)
+	}
+	// A descriptor that is not a link (unreadable) leaves the rest usable.
+	if err := os.WriteFile(fd+"/9", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q := &Process{PID: 77, proc: proc}
+	got, err = q.SocketInodes()
+	if err == nil || got == nil || !got[5] || !got[6] {
+		t.Fatalf("partial read: got %v, %v; want {5, 6} and an error", got, err)
+	}
+}
