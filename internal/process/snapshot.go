@@ -39,6 +39,7 @@ type Process struct {
 	mapsOnce sync.Once
 	maps     []string
 	mapsErr  error
+	fds      fdCache
 }
 
 // Kernel reports whether this is a kernel thread (not a user program).
