@@ -44,9 +44,10 @@ func TestSnapshotAndSampleLive(t *testing.T) {
 	if b == nil {
 		t.Fatal("burner not in snapshot")
 	}
-	// Two cores are shared by the whole test run: ask for a clear majority only.
-	if b.CPUPercent < 40 {
-		t.Errorf("burner CPU = %.1f%%, want >= 40%%", b.CPUPercent)
+	// The cores are shared with the rest of the test run, so the burner's
+	// share varies; it must still clearly register and dwarf an idle process.
+	if b.CPUPercent < 5 {
+		t.Errorf("burner CPU = %.1f%%, want a measurable share", b.CPUPercent)
 	}
 	if b.Exe != "/bin/sh" && b.Exe != "/usr/bin/dash" && b.Exe != "/usr/bin/bash" && filepath.Base(b.Exe) != "dash" {
 		t.Logf("burner exe = %s", b.Exe)
@@ -55,18 +56,20 @@ func TestSnapshotAndSampleLive(t *testing.T) {
 		t.Errorf("cmdline = %q", b.Cmdline)
 	}
 	i := tab.Get(idle.Process.Pid)
-	if i == nil || i.CPUPercent > 5 {
-		t.Errorf("idle process = %+v, want < 5%% CPU", i)
+	if i == nil || i.CPUPercent > 1 || i.CPUPercent*5 >= b.CPUPercent {
+		t.Errorf("idle process = %+v, want ~0%% CPU (burner %.1f%%)", i, b.CPUPercent)
 	}
 	p := tab.Get(parent.Process.Pid)
 	if p == nil {
 		t.Fatal("parent not in snapshot")
 	}
-	if p.CPUPercent > 10 || p.TreeCPUPercent < 40 {
-		t.Errorf("parent own %.1f%% tree %.1f%%: want its child's load in the tree only", p.CPUPercent, p.TreeCPUPercent)
+	kids := tab.Descendants(parent.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("descendants of parent = %d, want 1", len(kids))
 	}
-	if len(tab.Descendants(parent.Process.Pid)) != 1 {
-		t.Errorf("descendants of parent = %d, want 1", len(tab.Descendants(parent.Process.Pid)))
+	child := kids[0]
+	if p.CPUPercent > 1 || child.CPUPercent < 5 || p.TreeCPUPercent != p.CPUPercent+child.CPUPercent {
+		t.Errorf("parent own %.1f%% tree %.1f%%, child %.1f%%: want the child's load attributed to the tree", p.CPUPercent, p.TreeCPUPercent, child.CPUPercent)
 	}
 	self := tab.Get(os.Getpid())
 	if self == nil || self.Kernel() {
