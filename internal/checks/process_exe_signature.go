@@ -47,6 +47,9 @@ func checkExeSignature(ctx context.Context, env *Env) ([]findings.Finding, error
 	var unreadablePIDs []int
 	var selfSum string // our own binary's hash: it carries every signature as intel data
 	selfDone := false
+	// Results are cached per file, so the pointer identifies the file: a
+	// miner running as many processes is hashed once.
+	sums := map[*sigscan.Result]string{}
 	for _, p := range env.UserProcesses() {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -68,8 +71,12 @@ func checkExeSignature(ctx context.Context, env *Env) ([]findings.Finding, error
 			continue
 		}
 		if res.Matched {
-			sum, serr := sigscan.SHA256(proc, p.PID)
-			if serr == nil && sum != "" {
+			sum, hashed := sums[res]
+			if !hashed {
+				sum, _ = sigscan.SHA256(proc, p.PID)
+				sums[res] = sum
+			}
+			if sum != "" {
 				if !selfDone {
 					selfDone = true
 					if self := proc.Self(); self > 0 {
