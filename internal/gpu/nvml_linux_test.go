@@ -3,8 +3,11 @@
 package gpu
 
 import (
+	"os"
 	"testing"
 	"unsafe"
+
+	"github.com/ebitengine/purego"
 )
 
 // TestStructLayouts pins the C ABI of the NVML structs (nvml.h): a wrong
@@ -49,5 +52,28 @@ func TestCString(t *testing.T) {
 	}
 	if got := cString([]byte("abc")); got != "abc" {
 		t.Fatal(got)
+	}
+}
+
+// TestSignaturesRegister checks purego accepts every NVML function type
+// (it panics at registration on an unsupported one), binding them to a
+// libc symbol that is never called, since no NVML is installed here.
+func TestSignaturesRegister(t *testing.T) {
+	h, err := purego.Dlopen("libc.so.6", purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		t.Skipf("no glibc: %v", err)
+	}
+	addr, err := purego.Dlsym(h, "getpid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l nvmlLib
+	for _, f := range []any{&l.init, &l.shutdown, &l.count, &l.handle, &l.name, &l.util, &l.memory, &l.procs, &l.procUtil} {
+		purego.RegisterFunc(f, addr)
+	}
+	// getpid takes no arguments and returns our pid: a harmless real call
+	// through one of the registered types.
+	if got := l.init(); int(got) != os.Getpid() {
+		t.Fatalf("call through purego returned %d, want pid %d", got, os.Getpid())
 	}
 }
