@@ -3,6 +3,7 @@ module github.com/minerguard/minerguard
 go 1.26.8
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.49.0
 )

@@ -4,7 +4,6 @@
 package sigscan
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/sigscan/ahocorasick"
 )
 
 // MaxBytes bounds how much of one file is read: miners are a few MiB, and
@@ -48,10 +48,31 @@ type key struct {
 
 // Scanner scans files against one intel set; safe for concurrent use.
 type Scanner struct {
-	db    *intel.DB
+	db *intel.DB
+	// ac holds every intel byte pattern in one automaton: signatures first,
+	// then packer marks, then daemon markers (see kinds).
+	ac    *ahocorasick.Automaton
+	acErr error
+	kinds []patKind
 	mu    sync.Mutex
 	cache map[key]*entry
+	// chunk is the read size (ChunkSize; tests shrink it to cross many
+	// chunk boundaries).
+	chunk int
 }
+
+// patKind says what an automaton pattern id stands for.
+type patKind struct {
+	kind  uint8 // kindSignature, kindPacker, kindMarker
+	index int   // into Signatures.Patterns or Signatures.Packers
+	text  string
+}
+
+const (
+	kindSignature = iota
+	kindPacker
+	kindMarker
+)
 
 type entry struct {
 	once sync.Once
@@ -59,9 +80,37 @@ type entry struct {
 	err  error
 }
 
-// New returns a Scanner for db.
+// ChunkSize is how much of a file is read at a time: the automaton carries
+// its state across chunks, so memory stays flat however large the file.
+const ChunkSize = 1 << 20
+
+// New returns a Scanner for db, building its automaton once.
 func New(db *intel.DB) *Scanner {
-	return &Scanner{db: db, cache: map[key]*entry{}}
+	s := &Scanner{db: db, cache: map[key]*entry{}, chunk: ChunkSize}
+	var pats []ahocorasick.Pattern
+	add := func(k patKind, text string, fold bool) {
+		s.kinds = append(s.kinds, k)
+		pats = append(pats, ahocorasick.Pattern{Text: []byte(text), Fold: fold})
+	}
+	for i, p := range db.Signatures.Patterns {
+		add(patKind{kind: kindSignature, index: i, text: p.Text}, p.Text, p.CaseInsensitive)
+	}
+	for i, p := range db.Signatures.Packers {
+		if p.Text != "" {
+			add(patKind{kind: kindPacker, index: i, text: p.Text}, p.Text, false)
+		}
+	}
+	seen := map[string]bool{}
+	for _, d := range db.Processes.Daemons {
+		for _, m := range d.Markers {
+			if m != "" && !seen[m] {
+				seen[m] = true
+				add(patKind{kind: kindMarker, text: m}, m, false)
+			}
+		}
+	}
+	s.ac, s.acErr = ahocorasick.New(pats)
+	return s
 }
 
 // ScanExe scans the executable behind /proc/PID/exe (deleted or memfd files included).
@@ -100,62 +149,96 @@ func (s *Scanner) ScanFile(f host.File) (*Result, error) {
 // ScanBytes scans a buffer (scripts, configs, tests).
 func (s *Scanner) ScanBytes(data []byte) *Result {
 	r := &Result{Size: int64(len(data))}
-	s.match(data, r)
+	if s.acErr != nil {
+		return r
+	}
+	st := s.ac.NewStream()
+	st.Write(data)
+	s.collect(st, r)
 	return r
 }
 
+// scan streams the file through the automaton in ChunkSize pieces, up to
+// MaxBytes. size is what Stat said; memfd and /proc files may say 0 and
+// are then read until EOF (still bounded by MaxBytes).
 func (s *Scanner) scan(f io.ReaderAt, size int64) (*Result, error) {
-	n := size
-	if n > MaxBytes || n <= 0 {
-		n = MaxBytes
+	if s.acErr != nil {
+		return nil, s.acErr
 	}
-	buf := make([]byte, n)
-	read, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read executable: %w", err)
+	st := s.ac.NewStream()
+	buf := make([]byte, min(s.chunk, MaxBytes))
+	var off int64
+	truncated := false
+	for {
+		if off >= MaxBytes {
+			// Only truncated if there is something left past the limit.
+			var one [1]byte
+			n, _ := f.ReadAt(one[:], off)
+			truncated = n > 0
+			break
+		}
+		want := int64(len(buf))
+		if rest := MaxBytes - off; rest < want {
+			want = rest
+		}
+		n, err := f.ReadAt(buf[:want], off)
+		if n > 0 {
+			st.Write(buf[:n])
+			off += int64(n)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("read executable at offset %d: %w", off, err)
+		}
+		if n == 0 {
+			break
+		}
+		if st.Done() {
+			// Every pattern was seen: the rest cannot change the result.
+			truncated = false
+			break
+		}
 	}
-	buf = buf[:read]
-	r := &Result{Size: size, Truncated: size > MaxBytes}
-	s.match(buf, r)
+	if size <= 0 {
+		size = off
+	}
+	r := &Result{Size: size, Truncated: truncated || size > MaxBytes && !st.Done()}
+	s.collect(st, r)
 	return r, nil
 }
 
-func (s *Scanner) match(data []byte, r *Result) {
-	var lower []byte
+// collect turns the automaton's hits into a Result.
+func (s *Scanner) collect(st *ahocorasick.Stream, r *Result) {
 	fams := map[string]bool{}
-	for _, p := range s.db.Signatures.Patterns {
-		hay := data
-		needle := []byte(p.Text)
-		if p.CaseInsensitive {
-			if lower == nil {
-				lower = bytes.ToLower(data)
-			}
-			hay = lower
-			needle = bytes.ToLower(needle)
+	packer := -1
+	for id, k := range s.kinds {
+		if !st.Found(id) {
+			continue
 		}
-		if bytes.Contains(hay, needle) {
+		switch k.kind {
+		case kindSignature:
+			p := s.db.Signatures.Patterns[k.index]
 			r.Signatures = append(r.Signatures, p.ID)
 			r.Score += p.Weight
 			if p.Family != "" {
 				fams[p.Family] = true
 			}
-		}
-	}
-	for _, p := range s.db.Signatures.Packers {
-		if bytes.Contains(data, []byte(p.Text)) {
-			r.Packer = p.Name
-			break
-		}
-	}
-	for _, d := range s.db.Processes.Daemons {
-		for _, m := range d.Markers {
-			if bytes.Contains(data, []byte(m)) {
-				if r.Markers == nil {
-					r.Markers = map[string]bool{}
-				}
-				r.Markers[m] = true
+		case kindPacker:
+			// The first packer in intel order wins, as in the list.
+			if packer < 0 || k.index < packer {
+				packer = k.index
 			}
+		case kindMarker:
+			if r.Markers == nil {
+				r.Markers = map[string]bool{}
+			}
+			r.Markers[k.text] = true
 		}
+	}
+	if packer >= 0 {
+		r.Packer = s.db.Signatures.Packers[packer].Name
 	}
 	for f := range fams {
 		r.Families = append(r.Families, f)
