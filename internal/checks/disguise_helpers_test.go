@@ -93,15 +93,26 @@ func startSleeper(t *testing.T, exe, argv0 string, args ...string) int {
 // liveEnv snapshots the running machine.
 func liveEnv(t *testing.T) *Env {
 	t.Helper()
-	h, err := host.Live()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return envFor(t, liveHost(t))
+}
+
+// envFor snapshots the processes of h (a live host or a wrapper of one).
+func envFor(t *testing.T, h host.Host) *Env {
+	t.Helper()
 	tab, err := process.Snapshot(context.Background(), h.Proc())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return NewEnv(h, intel.MustLoad(), tab, nil)
+}
+
+func liveHost(t *testing.T) host.Host {
+	t.Helper()
+	h, err := host.Live()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // runOn runs one registered check and returns its findings for pid (all
@@ -152,6 +163,8 @@ type fakeProc struct {
 	exe     string // link target, " (deleted)" suffix allowed
 	kernel  bool
 	environ []string
+	fds     []string // /proc/PID/fd link targets
+	maps    []string // mapped file paths
 }
 
 // procFixture writes a /proc tree for procs and returns an Env over it
@@ -185,6 +198,21 @@ func procFixture(t *testing.T, root string, procs []fakeProc) *Env {
 			if err := os.Symlink(p.exe, filepath.Join(pd, "exe")); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if err := os.MkdirAll(filepath.Join(pd, "fd"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, target := range p.fds {
+			if err := os.Symlink(target, filepath.Join(pd, "fd", fmt.Sprint(i+3))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var maps strings.Builder
+		for i, m := range p.maps {
+			fmt.Fprintf(&maps, "7f%04x000000-7f%04x100000 r-xp 00000000 fd:01 %d    %s\n", i, i, 1000+i, m)
+		}
+		if err := os.WriteFile(filepath.Join(pd, "maps"), []byte(maps.String()), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	h, err := host.Fixture(root, dir)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/gpu"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/process"
@@ -34,6 +35,9 @@ type Env struct {
 	// default: a scanner asking the resolver for pool names trips the
 	// network's own mining alarms, and /etc/hosts is always consulted.
 	Resolve bool
+	// GPU lists GPUs and their processes (gpu.Query when nil); tests set it
+	// to play a driver.
+	GPU func() ([]gpu.Device, error)
 
 	sockOnce sync.Once
 	socks    []host.Socket

@@ -24,14 +24,11 @@ func init() {
 	registerFunc(Info{
 		ID:          "gpu.usage",
 		Title:       "Processes keeping an NVIDIA GPU busy",
-		Description: "Reads per-process GPU memory and SM utilisation through NVML (libnvidia-ml, loaded at run time) and tells machine-learning jobs from unexplained GPU load.",
+		Description: "Finds processes holding GPU compute devices (/proc/PID/fd) and, in builds with -tags nvml, reads per-process GPU memory and SM utilisation through NVML; tells machine-learning jobs from unexplained GPU use.",
 		Needs:       NeedsProc,
 		Default:     true,
 	}, checkGPU)
 }
-
-// gpuQuery is gpu.Query; tests replace it to play a driver.
-var gpuQuery = gpu.Query
 
 // gpuDecision is what one process's GPU use amounts to.
 type gpuDecision struct {
@@ -57,14 +54,22 @@ func decideGPU(db *intel.DB, mapped []string, u gpu.Usage) (gpuDecision, bool) {
 
 func checkGPU(_ context.Context, env *Env) ([]findings.Finding, error) {
 	drv := gpu.DetectDriver(env.Host)
-	devs, err := gpuQuery()
+	query := env.GPU
+	if query == nil {
+		query = gpu.Query
+	}
+	devs, err := query()
 	if errors.Is(err, gpu.ErrNoDriver) {
 		reason := err.Error()
 		var nd *gpu.NoDriverError
 		if errors.As(err, &nd) {
 			reason = nd.Reason
 		}
-		return []findings.Finding{gpuUnavailable(drv, err)}, Skipped("no usable NVIDIA driver (" + reason + ")")
+		holders := gpuHolders(env)
+		if !drv.Present && len(holders) == 0 {
+			return []findings.Finding{gpuUnavailable(drv, err)}, Skipped("no usable NVIDIA driver (" + reason + ")")
+		}
+		return append(holders, gpuUnavailable(drv, err)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -111,6 +116,39 @@ func checkGPU(_ context.Context, env *Env) ([]findings.Finding, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// gpuHolders reports processes that hold a GPU compute device open, for
+// hosts where NVML cannot say how busy they are: an ML framework explains
+// it (info); anything else is a weak resource hint (low) that the verdict
+// engine weighs beside identity and network evidence.
+func gpuHolders(env *Env) []findings.Finding {
+	var out []findings.Finding
+	for _, p := range env.UserProcesses() {
+		links, _ := p.FDLinks()
+		nodes := gpu.ComputeNodes(links)
+		if len(nodes) == 0 {
+			continue
+		}
+		mapped, _ := p.MappedFiles()
+		ev := env.ProcessEvidence(p)
+		ev.Paths = nodes
+		ev.GPU = strings.Join(nodes, " ")
+		name := fmt.Sprintf("%s (pid %d)", Printable(p.Name(), 32), p.PID)
+		f := findings.Finding{Rule: "gpu.holder", Severity: findings.Low, Signal: findings.SignalResource, Evidence: ev, Confidence: 0.25,
+			Title:       fmt.Sprintf("%s holds GPU compute device %s", name, strings.Join(nodes, ", ")),
+			Description: "The process has a GPU compute device open; how busy it keeps the GPU is unknown without NVML. It maps no known machine-learning framework.",
+			Remediation: "Check what the process is and who started it; run a build with -tags nvml (or nvidia-smi from a trusted medium) for utilisation."}
+		if fw, ok := env.Intel.Framework(mapped); ok {
+			f.Rule, f.Severity, f.Confidence = "gpu.ml_job", findings.Info, 0.6
+			f.Evidence.Details = map[string]string{"framework": fw}
+			f.Title = fmt.Sprintf("%s runs %s on GPU device %s", name, fw, strings.Join(nodes, ", "))
+			f.Description = fmt.Sprintf("The process maps %s libraries, so its GPU use is most likely a machine-learning job.", fw)
+			f.Remediation = ""
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func gpuLoadText(u gpu.Usage) string {

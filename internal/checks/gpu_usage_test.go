@@ -71,7 +71,7 @@ func TestGPUNoDriverLive(t *testing.T) {
 	if _, err := gpu.Query(); err == nil {
 		t.Skip("NVML works here")
 	}
-	out, err := checkGPU(context.Background(), liveEnv(t, h))
+	out, err := checkGPU(context.Background(), envFor(t, h))
 	if !errors.Is(err, ErrSkipped) {
 		t.Fatalf("err %v, want skipped", err)
 	}
@@ -97,7 +97,7 @@ func TestGPUDriverPresentNoLibrary(t *testing.T) {
 	}
 }
 
-// TestGPUWithFakeDriver plays NVML (gpuQuery) over real processes: a
+// TestGPUWithFakeDriver plays NVML (env.GPU) over real processes: a
 // python3 mapping a file named libtorch_cuda.so, an unexplained busy
 // process, a light one, and a pid not in the process table.
 func TestGPUWithFakeDriver(t *testing.T) {
@@ -138,9 +138,8 @@ time.sleep(3600)
 	light := startProc(t, "/bin/sleep", "3601")
 	const ghost = 1 << 22 // above any pid_max default: not in the table
 
-	old := gpuQuery
-	t.Cleanup(func() { gpuQuery = old })
-	gpuQuery = func() ([]gpu.Device, error) {
+	env := envFor(t, liveHost(t))
+	env.GPU = func() ([]gpu.Device, error) {
 		return []gpu.Device{{Index: 0, Name: "NVIDIA H100 80GB HBM3", Processes: []gpu.Process{
 			{PID: ml.Process.Pid, MemoryBytes: 40 << 30, MemoryKnown: true, SMUtil: 98},
 			{PID: busy.Process.Pid, MemoryBytes: 300 << 20, MemoryKnown: true, SMUtil: 95},
@@ -148,7 +147,7 @@ time.sleep(3600)
 			{PID: ghost, MemoryBytes: 2 << 30, MemoryKnown: true, SMUtil: gpu.Unknown},
 		}}}, nil
 	}
-	out, err := checkGPU(context.Background(), liveEnv(t, liveHost(t)))
+	out, err := checkGPU(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +181,67 @@ time.sleep(3600)
 				t.Errorf("ghost evidence %+v %q", f.Evidence, f.Title)
 			}
 		}
+	}
+}
+
+// TestGPUHoldersWithoutNVML: the default static build has no NVML, so GPU
+// users are found by the compute device nodes they hold open.
+func TestGPUHoldersWithoutNVML(t *testing.T) {
+	noNVML := func() ([]gpu.Device, error) { return nil, &gpu.NoDriverError{Reason: "static build"} }
+	tests := []struct {
+		name  string
+		procs []fakeProc
+		want  map[int]string // pid -> rule
+	}{
+		{
+			name: "miner and training job on nvidia, desktop on dri card",
+			procs: []fakeProc{
+				{pid: 100, comm: "kthreadd-x", cmdline: []string{"/tmp/.x/k"}, exe: "/tmp/.x/k", fds: []string{"/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia-uvm", "socket:[77]"}},
+				{pid: 200, comm: "python3", cmdline: []string{"python3", "train.py"}, exe: "/usr/bin/python3.11", fds: []string{"/dev/nvidia1", "/dev/nvidia0"},
+					maps: []string{"/opt/venv/lib/python3.11/site-packages/torch/lib/libtorch_cuda.so"}},
+				{pid: 300, comm: "Xorg", cmdline: []string{"/usr/lib/xorg/Xorg"}, exe: "/usr/lib/xorg/Xorg", fds: []string{"/dev/dri/card0", "/dev/tty7"}},
+				{pid: 400, comm: "rocm-job", cmdline: []string{"./job"}, exe: "/srv/job", fds: []string{"/dev/kfd", "/dev/dri/renderD128"}},
+			},
+			want: map[int]string{100: "gpu.holder", 200: "gpu.ml_job", 400: "gpu.holder"},
+		},
+		{name: "no holders, no driver", procs: []fakeProc{{pid: 10, comm: "sleep", cmdline: []string{"sleep"}, exe: "/bin/sleep"}}, want: map[int]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := procFixture(t, t.TempDir(), tc.procs)
+			env.GPU = noNVML
+			out, err := checkGPU(context.Background(), env)
+			got := map[int]string{}
+			status := 0
+			for _, f := range out {
+				if f.Rule == "gpu.unavailable" {
+					status++
+					continue
+				}
+				got[f.Evidence.PID] = f.Rule
+				wantSev := findings.Low
+				if f.Rule == "gpu.ml_job" {
+					wantSev = findings.Info
+				}
+				if f.Severity != wantSev || f.Signal != findings.SignalResource || len(f.Evidence.Paths) == 0 {
+					t.Errorf("pid %d: %s %s %s paths %v", f.Evidence.PID, f.Rule, f.Severity, f.Signal, f.Evidence.Paths)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for pid, rule := range tc.want {
+				if got[pid] != rule {
+					t.Errorf("pid %d: rule %q, want %q", pid, got[pid], rule)
+				}
+			}
+			if len(tc.want) == 0 {
+				if !errors.Is(err, ErrSkipped) || status != 1 {
+					t.Errorf("no driver, no holders: err %v, %d status findings; want skipped with one", err, status)
+				}
+			} else if err != nil || status != 1 {
+				t.Errorf("holders: err %v, %d status findings; want ok with one gpu.unavailable", err, status)
+			}
+		})
 	}
 }

@@ -67,25 +67,6 @@ func atoiT(s string) int { n, _ := strconv.Atoi(s); return n }
 
 var sigscanResultUPX = sigscan.Result{Size: 1000, Packer: "UPX"}
 
-// liveEnv snapshots the live host.
-func liveEnv(t *testing.T, h host.Host) *Env {
-	t.Helper()
-	procs, err := process.Snapshot(context.Background(), h.Proc())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewEnv(h, intel.MustLoad(), procs, nil)
-}
-
-func liveHost(t *testing.T) host.Host {
-	t.Helper()
-	h, err := host.Live()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 func findingsFor(fs []findings.Finding, pid int, rule string) []findings.Finding {
 	var out []findings.Finding
 	for _, f := range fs {
@@ -126,7 +107,7 @@ func TestExeSignatureDeletedFakeMiner(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := liveEnv(t, liveHost(t))
+	env := envFor(t, liveHost(t))
 	out, err := checkExeSignature(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +170,7 @@ func TestExePackedCraftedUPX(t *testing.T) {
 	// The marks UPX writes: "UPX!" headers and the $Info line.
 	copyWithTrailer(t, "/bin/sleep", bin, []byte("\x00UPX!\x0d\x0b\x08\x08$Info: This file is packed with the UPX executable packer http://upx.sf.net $\x00"))
 	cmd := startProc(t, bin, "3600")
-	env := liveEnv(t, liveHost(t))
+	env := envFor(t, liveHost(t))
 	out, err := checkExeSignature(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +196,7 @@ func TestExePackedRealUPX(t *testing.T) {
 		t.Skipf("upx cannot pack /bin/sleep: %v\n%s", err, out)
 	}
 	cmd := startProc(t, bin, "3600")
-	out, err := checkExeSignature(context.Background(), liveEnv(t, liveHost(t)))
+	out, err := checkExeSignature(context.Background(), envFor(t, liveHost(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +243,7 @@ func (h permHost) Proc() host.Proc { return permProc{h.Host.Proc()} }
 
 func TestExeUnreadableCounted(t *testing.T) {
 	h := permHost{liveHost(t)}
-	env := liveEnv(t, h)
+	env := envFor(t, h)
 	n := len(env.UserProcesses())
 	out, err := checkExeSignature(context.Background(), env)
 	if err != nil {

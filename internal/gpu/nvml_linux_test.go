@@ -1,4 +1,4 @@
-//go:build linux && !nonvml
+//go:build linux && nvml
 
 package gpu
 

@@ -8,11 +8,49 @@ import (
 	"sync"
 )
 
-// fdCache holds the socket inodes of a process, read once on first use.
+// fdCache holds the targets of a process's /proc/PID/fd links, read once
+// on first use and shared by the socket and GPU checks.
 type fdCache struct {
 	once   sync.Once
+	links  []string
 	inodes map[uint64]bool
 	err    error
+}
+
+func (p *Process) readFDs() *fdCache {
+	c := &p.fds
+	c.once.Do(func() {
+		ents, err := p.proc.ReadDir(p.PID, "fd")
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.links = make([]string, 0, len(ents))
+		c.inodes = map[uint64]bool{}
+		for _, e := range ents {
+			link, err := p.proc.Readlink(p.PID, "fd/"+e.Name())
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) || isESRCH(err) {
+					continue
+				}
+				c.err = err
+				continue
+			}
+			c.links = append(c.links, link)
+			if ino, ok := ParseSocketLink(link); ok {
+				c.inodes[ino] = true
+			}
+		}
+	})
+	return c
+}
+
+// FDLinks returns the targets of the process's open file descriptors
+// ("/dev/nvidia0", "socket:[123]", "pipe:[9]"), read once. The same
+// partial-result convention as SocketInodes applies.
+func (p *Process) FDLinks() ([]string, error) {
+	c := p.readFDs()
+	return c.links, c.err
 }
 
 // SocketInodes returns the inodes of the sockets the process holds open,
@@ -24,28 +62,7 @@ type fdCache struct {
 // inodes found are returned with the error (a non-nil map says the
 // directory itself was readable); a nil map means nothing could be read.
 func (p *Process) SocketInodes() (map[uint64]bool, error) {
-	c := &p.fds
-	c.once.Do(func() {
-		ents, err := p.proc.ReadDir(p.PID, "fd")
-		if err != nil {
-			c.err = err
-			return
-		}
-		c.inodes = map[uint64]bool{}
-		for _, e := range ents {
-			link, err := p.proc.Readlink(p.PID, "fd/"+e.Name())
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) || isESRCH(err) {
-					continue
-				}
-				c.err = err
-				continue
-			}
-			if ino, ok := ParseSocketLink(link); ok {
-				c.inodes[ino] = true
-			}
-		}
-	})
+	c := p.readFDs()
 	return c.inodes, c.err
 }
 
