@@ -55,7 +55,8 @@ nproc_total=$(ls -d /proc/[0-9]* | wc -l)
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $nproc_total processes"
 echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 
-mg="$work/minerguard scan --format json --fail-on none --output /dev/null"
+# stdout is discarded by hyperfine and below (--output /dev/null fails: fsync of a device).
+mg="$work/minerguard scan --format json --fail-on none"
 if command -v hyperfine >/dev/null; then
 	hyperfine --warmup 2 --runs "$RUNS" --export-markdown "$work/hyperfine.md" \
 		-n "scan --sample 0" "$mg --sample 0" \
@@ -66,7 +67,7 @@ else
 		total=0
 		for _ in $(seq "$RUNS"); do
 			t0=$(date +%s%N)
-			$mg --sample "$s"
+			$mg --sample "$s" >/dev/null
 			t1=$(date +%s%N)
 			total=$((total + t1 - t0))
 		done
