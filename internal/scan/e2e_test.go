@@ -180,9 +180,13 @@ func TestEndToEndDisguisedMiners(t *testing.T) {
 		t.Skip("needs root (ports 80/443, every process's /proc entries)")
 	}
 	ps := newProcs(t)
-	pool := listenPool(t, 3333)
-	if pool == nil {
-		t.Fatal("port 3333 is busy: the mining-port scenarios need it")
+	// 3333 is the mining port the scenarios rely on; another test run may
+	// hold it for a moment, so wait for it rather than fall back.
+	var pool *fakepool.Pool
+	for deadline := time.Now().Add(20 * time.Second); pool == nil; time.Sleep(500 * time.Millisecond) {
+		if pool = listenPool(t, 3333); pool == nil && time.Now().After(deadline) {
+			t.Fatal("port 3333 stayed busy: the mining-port scenarios need it")
+		}
 	}
 	poolAddr := pool.Addr()
 	var miners []*miner
