@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,4 +161,18 @@ func TestRefusesRemotePool(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "refusing non-loopback") {
 		t.Fatalf("err=%v out=%s", err, out)
 	}
+}
+
+// FuzzJobID reads pool messages of any shape without panicking.
+func FuzzJobID(f *testing.F) {
+	f.Add("xmr", `{"method":"job","params":{"job_id":"a"}}`)
+	f.Add("xmr", `{"id":1,"result":{"job":{"job_id":"b"}}}`)
+	f.Add("stratum", `{"method":"mining.notify","params":["c",1,2]}`)
+	f.Fuzz(func(t *testing.T, proto, line string) {
+		var m message
+		if json.Unmarshal([]byte(line), &m) != nil {
+			return
+		}
+		_ = jobID(proto, m, "cur")
+	})
 }
