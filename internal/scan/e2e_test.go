@@ -33,28 +33,20 @@ import (
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
 )
 
-// fakeminerBin is built once by TestMain; empty when it could not be.
+// fakeminerBin is built once per test binary, on first use, so the fast
+// tests of this package (verdict rules) do not pay for a build.
 var (
 	fakeminerBin string
 	buildErr     error
+	buildOnce    sync.Once
+	buildDir     string
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mg-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bin := filepath.Join(dir, "fakeminer")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/minerguard/minerguard/internal/testkit/fakeminer")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		buildErr = fmt.Errorf("go build fakeminer: %v\n%s", err, out)
-	} else {
-		fakeminerBin = bin
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
 }
 
@@ -63,6 +55,22 @@ func needMiner(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mg-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildDir = dir
+		bin := filepath.Join(dir, "fakeminer")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/minerguard/minerguard/internal/testkit/fakeminer")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build fakeminer: %v\n%s", err, out)
+			return
+		}
+		fakeminerBin = bin
+	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
