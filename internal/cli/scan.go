@@ -79,7 +79,14 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 				return fmt.Errorf("write report: %w", err)
 			}
 			if f, ok := w.(*os.File); ok && output != "" {
-				if err := f.Sync(); err != nil {
+				// Make the report durable before the exit code says it exists;
+				// devices and pipes (/dev/null, /dev/stdout) cannot be synced.
+				if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+					if err := f.Sync(); err != nil {
+						return fmt.Errorf("--output: %w", err)
+					}
+				}
+				if err := f.Close(); err != nil {
 					return fmt.Errorf("--output: %w", err)
 				}
 			}
