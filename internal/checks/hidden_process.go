@@ -18,7 +18,7 @@ func init() {
 	registerFunc(Info{
 		ID:          "process.hidden",
 		Title:       "Processes hidden from the /proc listing",
-		Description: "Asks the kernel about every pid up to the highest in use (kill 0) and reports live processes missing from the /proc directory listing (a readdir hook), and mounts over /proc/PID (the bind-mount hiding trick).",
+		Description: "Collects pids from sources a readdir hook does not cover (every cgroup.procs, the parents of listed processes, a bounded kill(0) sweep above the newest pid) and reports live processes missing from the /proc listing, and mounts over /proc/PID (the bind-mount hiding trick).",
 		Needs:       NeedsProc,
 		Default:     true,
 	}, checkHidden)
@@ -28,10 +28,41 @@ func init() {
 // started with a pid above every listed one.
 const hiddenPIDMargin = 4096
 
+// hiddenProbeWindow bounds the kill(pid, 0) sweep. A probe costs about a
+// microsecond, and systemd hosts allow pids up to 4194304: sweeping all of
+// them would take seconds. Beyond the window, the cgroup and parent
+// sources below still see every pid.
+const hiddenProbeWindow = 1 << 16
+
 func checkHidden(ctx context.Context, env *Env) ([]findings.Finding, error) {
+	return findHidden(ctx, env, hiddenProbeWindow)
+}
+
+// findHidden gathers pids from sources a readdir hook does not cover —
+// every cgroup's cgroup.procs, the parents named by listed processes, and
+// a kill(0) sweep of up to window pids ending above the newest pid — and
+// reports those that are live thread-group leaders yet missing from the
+// /proc listing.
+func findHidden(ctx context.Context, env *Env, window int) ([]findings.Finding, error) {
 	proc := env.Host.Proc()
 	out := procMountFindings(env)
 	listed := env.Procs.Listed
+	known := make(map[int]bool, len(listed))
+	for _, p := range listed {
+		known[p] = true
+	}
+	sources := map[int][]string{}
+	note := func(pid int, src string) {
+		if pid > 0 && !known[pid] && !slices.Contains(sources[pid], src) {
+			sources[pid] = append(sources[pid], src)
+		}
+	}
+	for _, pid := range cgroupPIDs(env) {
+		note(pid, "cgroup.procs")
+	}
+	for _, p := range env.Procs.All() {
+		note(p.PPID, "parent of a listed process")
+	}
 	top := 0
 	if len(listed) > 0 {
 		top = slices.Max(listed)
@@ -41,14 +72,19 @@ func checkHidden(ctx context.Context, env *Env) ([]findings.Finding, error) {
 			top = n
 		}
 	}
-	limit := top + hiddenPIDMargin
+	hi := top + hiddenPIDMargin
 	if b, err := proc.ReadGlobal("sys/kernel/pid_max"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 && limit >= n {
-			limit = n - 1
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 && hi >= n {
+			hi = n - 1
 		}
 	}
-	cands := probeUnlisted(ctx, proc.Alive, listed, limit)
-	if len(cands) == 0 {
+	if window > 0 {
+		lo := max(1, hi-window+1)
+		for _, pid := range probeUnlisted(ctx, proc.Alive, listed, lo, hi) {
+			note(pid, "kill(0) probe")
+		}
+	}
+	if len(sources) == 0 {
 		return out, ctx.Err()
 	}
 	// Processes started since the snapshot are in a fresh listing; those
@@ -59,6 +95,11 @@ func checkHidden(ctx context.Context, env *Env) ([]findings.Finding, error) {
 			relisted[p] = true
 		}
 	}
+	cands := make([]int, 0, len(sources))
+	for pid := range sources {
+		cands = append(cands, pid)
+	}
+	slices.Sort(cands)
 	for _, pid := range cands {
 		if relisted[pid] {
 			continue
@@ -74,12 +115,13 @@ func checkHidden(ctx context.Context, env *Env) ([]findings.Finding, error) {
 		if !proc.Alive(pid) {
 			continue
 		}
-		ev := findings.Evidence{PID: pid, PPID: st.PPid, Comm: st.Name, Path: fmt.Sprintf("/proc/%d", pid)}
+		ev := findings.Evidence{PID: pid, PPID: st.PPid, Comm: Printable(st.Name, 64), Path: fmt.Sprintf("/proc/%d", pid)}
 		uid := st.UID[0]
 		ev.UID, ev.User = &uid, env.UserName(uid)
 		if p, err := process.Read(proc, pid); err == nil {
 			ev = env.ProcessEvidence(p)
 		}
+		ev.Details = map[string]string{"found_by": strings.Join(sources[pid], ", ")}
 		out = append(out, findings.Finding{
 			Rule:        "process.hidden",
 			Severity:    findings.High,
@@ -94,25 +136,27 @@ func checkHidden(ctx context.Context, env *Env) ([]findings.Finding, error) {
 	return out, ctx.Err()
 }
 
-// probeUnlisted returns the pids in 1..limit that alive() confirms but
+// probeUnlisted returns the pids in lo..hi that alive() confirms but
 // listed lacks, probing in parallel: a kill(2) per pid is cheap but 100k
 // of them on one core is not.
-func probeUnlisted(ctx context.Context, alive func(int) bool, listed []int, limit int) []int {
-	if limit < 1 {
+func probeUnlisted(ctx context.Context, alive func(int) bool, listed []int, first, last int) []int {
+	first = max(first, 1)
+	if last < first {
 		return nil
 	}
-	known := make([]bool, limit+1)
+	known := make([]bool, last+1)
 	for _, p := range listed {
-		if p > 0 && p <= limit {
+		if p > 0 && p <= last {
 			known[p] = true
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	chunk := (limit + workers) / workers
+	span := last - first + 1
+	chunk := (span + workers - 1) / workers
 	found := make([][]int, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		lo, hi := 1+w*chunk, min(limit, (w+1)*chunk)
+		lo, hi := first+w*chunk, min(last, first+(w+1)*chunk-1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -211,4 +255,45 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// cgroupPIDs lists every pid in the host's cgroup hierarchy (one hierarchy:
+// the unified v2 tree, or one v1 controller, since all of them hold every
+// process). cgroupfs is a kernel interface separate from /proc's readdir,
+// so a hook that hides a pid from the listing rarely hides it here.
+func cgroupPIDs(env *Env) []int {
+	fsys := env.Host.FS()
+	root := ""
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/memory"} {
+		if _, err := fsys.Stat(dir + "/cgroup.procs"); err == nil {
+			root = dir
+			break
+		}
+	}
+	if root == "" {
+		return nil
+	}
+	var pids []int
+	dirs := []string{root}
+	for n := 0; len(dirs) > 0 && n < 50000; n++ {
+		dir := dirs[len(dirs)-1]
+		dirs = dirs[:len(dirs)-1]
+		if b, err := fsys.ReadFile(dir + "/cgroup.procs"); err == nil {
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		ents, err := fsys.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, dir+"/"+e.Name())
+			}
+		}
+	}
+	return pids
 }
