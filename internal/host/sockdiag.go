@@ -51,9 +51,6 @@ func diagRequest(family, protocol uint8, seq uint32) []byte {
 	return b
 }
 
-// errDiagDone marks the end of a dump in parseDiagReply's result.
-var errDiagDone = errors.New("netlink: dump done")
-
 // parseDiagReply parses one datagram of a sock_diag dump for proto ("tcp",
 // "tcp6", "udp", "udp6"). It returns the sockets in it and done=true when
 // the dump's NLMSG_DONE was seen. Messages from another sequence number are

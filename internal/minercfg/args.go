@@ -88,22 +88,22 @@ func PoolsFromArgs(argv []string, db *intel.DB) Args {
 	}
 	for i := 1; i < len(argv); i++ {
 		arg := argv[i]
-		name, val, idx, words, ok := flagValue(argv, i, db.Cmdline.URLFlags)
+		name, val, _, words, ok := flagValue(argv, i, db.Cmdline.URLFlags)
 		if ok {
 			if u, ok := ParseURL(val, db); ok {
 				u.Flag, u.Args = name, words
 				addURL(u)
 			}
 		}
-		if name, val, idx, words, ok = flagValue(argv, i, db.Cmdline.UserFlags); ok && val != "" && !strings.HasPrefix(val, "-") {
+		if name, val, idx, words, ok := flagValue(argv, i, db.Cmdline.UserFlags); ok && val != "" && !strings.HasPrefix(val, "-") {
 			a.Users = append(a.Users, ArgValue{Value: val, Flag: name, Index: idx, Args: words})
 		}
-		if name, val, idx, words, ok = flagValue(argv, i, algoFlags); ok && db.IsAlgorithm(val) {
+		if name, val, idx, words, ok := flagValue(argv, i, algoFlags); ok && db.IsAlgorithm(val) {
 			a.Algorithms = append(a.Algorithms, ArgValue{Value: strings.ToLower(val), Flag: name, Index: idx, Args: words})
 		} else if db.IsAlgorithm(arg) && !isFlagValue(argv, i, algoFlags) {
 			a.Algorithms = append(a.Algorithms, ArgValue{Value: strings.ToLower(arg), Index: i, Args: []string{arg}})
 		}
-		if name, val, idx, words, ok = flagValue(argv, i, configFlags); ok && val != "" && !strings.HasPrefix(val, "-") {
+		if name, val, idx, words, ok := flagValue(argv, i, configFlags); ok && val != "" && !strings.HasPrefix(val, "-") {
 			a.Configs = append(a.Configs, ArgValue{Value: val, Flag: name, Index: idx, Args: words})
 		}
 	}

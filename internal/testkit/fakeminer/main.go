@@ -235,8 +235,7 @@ type conn struct {
 
 func (c *conn) call(method string, params any) error {
 	c.seq++
-	var req map[string]any
-	req = map[string]any{"id": c.seq, "method": method, "params": params}
+	req := map[string]any{"id": c.seq, "method": method, "params": params}
 	if _, ok := params.(map[string]any); ok {
 		req["jsonrpc"] = "2.0"
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -62,5 +63,24 @@ func TestScanUnprivileged(t *testing.T) {
 		if c.Status == "error" {
 			t.Errorf("check %s errored without root: %s", c.ID, c.Reason)
 		}
+	}
+}
+
+// TestBinaryIsStatic: the default build must carry no ELF interpreter and
+// need no shared library, or ld.so would load /etc/ld.so.preload and
+// LD_PRELOAD rootkits into the scanner itself.
+func TestBinaryIsStatic(t *testing.T) {
+	f, err := elf.Open(buildBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("program header %v: the binary is dynamically linked", p.Type)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("needs shared libraries %v", libs)
 	}
 }
