@@ -30,13 +30,15 @@ func sampleReport() *findings.Report {
 				Confidence: 0.9, Incident: "INC-001"},
 			{Rule: "network.mining_port", Check: "network.pool", Severity: findings.Medium, Signal: findings.SignalNetwork,
 				Title: "Connection to mining port 3333", Evidence: findings.Evidence{PID: 4242, Remote: "127.0.0.1:3333"}, Confidence: 0.6, Incident: "INC-001"},
+			{Rule: "process.cpu.high", Check: "process.cpu", Severity: findings.Low, Signal: findings.SignalResource,
+				Title: "cc1 uses 99% CPU", Evidence: findings.Evidence{PID: 777, CPUPercent: 99}, Confidence: 0.3, Incident: "INC-002"},
 		},
 		Incidents: []findings.Incident{{ID: "INC-001", Severity: findings.Critical, Confidence: 0.96, Title: "kworker/0:2 (pid 4242): disguised, connected to a mining pool",
 			Summary: []string{"User process disguised as kernel thread [kworker/0:2]", "Connection to mining port 3333"}, PID: 4242, Exe: "/dev/shm/.x/kworker (deleted)",
 			Cmdline: "[kworker/0:2]", Tree: []int{4242, 4250}, Remotes: []string{"127.0.0.1:3333"}, Signals: []findings.Signal{"disguise", "network"},
 			Rules: []string{"process.kthread_mimic", "network.mining_port"}, Findings: []int{0, 1}},
 			{ID: "INC-002", Severity: findings.Low, Confidence: 0.3, Title: "cc1 (pid 777): suspicious process", Summary: []string{"cc1 uses 99% CPU"}, PID: 777,
-				Exe: "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", Tree: []int{777, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, Signals: []findings.Signal{"resource"}, Rules: []string{"process.cpu.high"}}},
+				Exe: "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", Tree: []int{777, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, Signals: []findings.Signal{"resource"}, Rules: []string{"process.cpu.high"}, Findings: []int{2}}},
 		Checks:   []findings.CheckRun{{ID: "gpu.usage", Status: "skipped", Reason: "no NVIDIA driver"}},
 		Warnings: []string{},
 	}
@@ -67,7 +69,7 @@ func TestTableGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "table.golden", b.Bytes())
-	if strings.Contains(b.String(), "cc1 uses 99% CPU") {
+	if strings.Contains(b.String(), "- cc1 uses 99% CPU") {
 		t.Error("a low hint is printed with its details; want one line")
 	}
 	if strings.Contains(b.String(), "\x1b[") {
