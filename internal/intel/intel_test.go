@@ -2,6 +2,7 @@ package intel
 
 import (
 	"net/netip"
+	"regexp/syntax"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -199,4 +200,57 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 	if _, ok := db.IP(netip.MustParseAddr("::ffff:192.0.2.1")); !ok {
 		t.Error("v4-mapped lookup")
 	}
+}
+
+// TestMinWalletRun: no wallet pattern may match a string whose longest
+// alphanumeric run is shorter than minWalletRun, or the pre-filter in
+// FindWallets would hide it. Each pattern's shortest match is built and
+// cut by one character.
+func TestMinWalletRun(t *testing.T) {
+	db := MustLoad()
+	for _, w := range db.Wallets {
+		syn, err := syntax.Parse(w.Regex, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shortest := minRun(syn)
+		if shortest < minWalletRun {
+			t.Errorf("%s (%s): a match can have an alphanumeric run of only %d < minWalletRun %d", w.Name, w.Regex, shortest, minWalletRun)
+		}
+	}
+}
+
+// minRun is the shortest run of alphanumerics after the last non-alnum
+// literal a regexp's match must contain (a lower bound on the longest run).
+func minRun(re *syntax.Regexp) int {
+	run := 0
+	var walk func(*syntax.Regexp)
+	walk = func(r *syntax.Regexp) {
+		switch r.Op {
+		case syntax.OpConcat:
+			for _, s := range r.Sub {
+				walk(s)
+			}
+		case syntax.OpLiteral:
+			for _, c := range r.Rune {
+				if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+					run++
+				} else {
+					run = 0
+				}
+			}
+		case syntax.OpCharClass:
+			run++
+		case syntax.OpRepeat:
+			for range r.Min {
+				walk(r.Sub[0])
+			}
+		case syntax.OpCapture:
+			walk(r.Sub[0])
+		default:
+			run++
+		}
+	}
+	walk(re)
+	return run
 }

@@ -130,6 +130,12 @@ type WalletMatch struct {
 
 // FindWallets returns every wallet address in text, strongest first per position.
 func (db *DB) FindWallets(text string) []WalletMatch {
+	if !hasAlnumRun(text, minWalletRun) {
+		// Every pattern needs a long alphanumeric run: skipping the regexes
+		// for the many short strings in argv and environ is most of the
+		// scan's wallet cost.
+		return nil
+	}
 	var out []WalletMatch
 	seen := map[string]bool{}
 	for _, w := range db.Wallets {
@@ -197,4 +203,26 @@ func (db *DB) Framework(paths []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// minWalletRun is the shortest alphanumeric run any wallet pattern in
+// wallets.json can match (legacy Bitcoin: 1 + 25 characters);
+// TestMinWalletRun keeps it honest against the data.
+const minWalletRun = 26
+
+// hasAlnumRun reports whether text has n ASCII letters or digits in a row.
+func hasAlnumRun(text string, n int) bool {
+	run := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			run++
+			if run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
