@@ -123,6 +123,10 @@ func checkGPU(_ context.Context, env *Env) ([]findings.Finding, error) {
 // it (info); anything else is a weak resource hint (low) that the verdict
 // engine weighs beside identity and network evidence.
 func gpuHolders(env *Env) []findings.Finding {
+	if !hasComputeNodes(env) {
+		// No device to hold: spare reading every process's fd table.
+		return nil
+	}
 	var out []findings.Finding
 	for _, p := range env.UserProcesses() {
 		links, _ := p.FDLinks()
@@ -190,4 +194,20 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// hasComputeNodes reports whether the host has any GPU compute device node.
+func hasComputeNodes(env *Env) bool {
+	fsys := env.Host.FS()
+	var names []string
+	for _, dir := range []string{"/dev", "/dev/dri", "/dev/accel"} {
+		ents, err := fsys.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			names = append(names, dir+"/"+e.Name())
+		}
+	}
+	return len(gpu.ComputeNodes(names)) > 0
 }

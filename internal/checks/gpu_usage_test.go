@@ -190,11 +190,13 @@ func TestGPUHoldersWithoutNVML(t *testing.T) {
 	noNVML := func() ([]gpu.Device, error) { return nil, &gpu.NoDriverError{Reason: "static build"} }
 	tests := []struct {
 		name  string
+		nodes []string // device nodes on the host
 		procs []fakeProc
 		want  map[int]string // pid -> rule
 	}{
 		{
-			name: "miner and training job on nvidia, desktop on dri card",
+			name:  "miner and training job on nvidia, desktop on dri card",
+			nodes: []string{"dev/nvidia0", "dev/nvidia1", "dev/nvidiactl", "dev/kfd", "dev/dri/card0", "dev/dri/renderD128"},
 			procs: []fakeProc{
 				{pid: 100, comm: "kthreadd-x", cmdline: []string{"/tmp/.x/k"}, exe: "/tmp/.x/k", fds: []string{"/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia-uvm", "socket:[77]"}},
 				{pid: 200, comm: "python3", cmdline: []string{"python3", "train.py"}, exe: "/usr/bin/python3.11", fds: []string{"/dev/nvidia1", "/dev/nvidia0"},
@@ -204,11 +206,22 @@ func TestGPUHoldersWithoutNVML(t *testing.T) {
 			},
 			want: map[int]string{100: "gpu.holder", 200: "gpu.ml_job", 400: "gpu.holder"},
 		},
+		{name: "no device nodes on the host: fd tables are not read", procs: []fakeProc{
+			{pid: 100, comm: "k", cmdline: []string{"/tmp/.x/k"}, exe: "/tmp/.x/k", fds: []string{"/dev/nvidia0"}}}, want: map[int]string{}},
 		{name: "no holders, no driver", procs: []fakeProc{{pid: 10, comm: "sleep", cmdline: []string{"sleep"}, exe: "/bin/sleep"}}, want: map[int]string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := procFixture(t, t.TempDir(), tc.procs)
+			root := t.TempDir()
+			for _, n := range tc.nodes {
+				if err := os.MkdirAll(filepath.Join(root, filepath.Dir(n)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, n), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := procFixture(t, root, tc.procs)
 			env.GPU = noNVML
 			out, err := checkGPU(context.Background(), env)
 			got := map[int]string{}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,8 +60,15 @@ func checkNetworkPool(ctx context.Context, env *Env) ([]findings.Finding, error)
 		return nil, fmt.Errorf("listing sockets: %w", err)
 	}
 	self := proc.Self()
-	owners, blind := socketOwners(env.Procs.All())
 	res := newPoolResolver(env)
+	// Joining sockets to processes means reading every process's fd table,
+	// the costliest part of the check: do it only when some socket could
+	// lead to a finding (on a clean host, none does).
+	var owners map[uint64]*process.Process
+	var blind map[int]bool
+	if worth := suspectSockets(ctx, env, res); slices.ContainsFunc(socks, worth) {
+		owners, blind = socketOwners(env.Procs.All())
+	}
 
 	var out []findings.Finding
 	seen := map[string]bool{}
@@ -114,6 +122,43 @@ func checkNetworkPool(ctx context.Context, env *Env) ([]findings.Finding, error)
 		out = append(out, unownedFindings(ctx, env, proc, unowned, res, blind)...)
 	}
 	return out, nil
+}
+
+// suspectSockets returns a filter for sockets that any rule of this check
+// could report: listeners on strong mining ports, and connections to a
+// pool address, a mining port, or an endpoint some process names as its
+// pool (directly or through a pool name the resolver knows).
+func suspectSockets(ctx context.Context, env *Env, res *poolResolver) func(host.Socket) bool {
+	declared := map[netip.AddrPort]bool{}
+	named := map[netip.Addr]bool{}
+	for _, p := range env.UserProcesses() {
+		for _, t := range poolTargets(env, p.Cmdline) {
+			if t.ip.IsValid() {
+				declared[netip.AddrPortFrom(t.ip, t.port)] = true
+				continue
+			}
+			for _, a := range res.lookup(ctx, t.host) {
+				named[a.Unmap()] = true
+			}
+		}
+	}
+	return func(s host.Socket) bool {
+		if s.State == "LISTEN" {
+			port, ok := env.Intel.Port(s.Local.Port())
+			return ok && port.Weight == "strong"
+		}
+		if !connected(s) {
+			return false
+		}
+		remote := netip.AddrPortFrom(s.Remote.Addr().Unmap(), s.Remote.Port())
+		if _, ok := env.Intel.IP(remote.Addr()); ok {
+			return true
+		}
+		if _, ok := env.Intel.Port(remote.Port()); ok {
+			return true
+		}
+		return declared[remote] || named[remote.Addr()]
+	}
 }
 
 // connected reports a socket with a remote end: an established or

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -449,4 +450,72 @@ func FuzzParseHosts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countFDProc counts reads of /proc/PID/fd and shows only the sockets of
+// one local port, so other tests' sockets cannot make a host "suspect".
+type countFDProc struct {
+	host.Proc
+	n    *atomic.Int64
+	port uint16
+}
+
+func (c countFDProc) Sockets(ctx context.Context) ([]host.Socket, error) {
+	all, err := c.Proc.Sockets(ctx)
+	var out []host.Socket
+	for _, s := range all {
+		if s.Local.Port() == c.port || s.Remote.Port() == c.port {
+			out = append(out, s)
+		}
+	}
+	return out, err
+}
+
+func (c countFDProc) ReadDir(pid int, name string) ([]fs.DirEntry, error) {
+	if name == "fd" {
+		c.n.Add(1)
+	}
+	return c.Proc.ReadDir(pid, name)
+}
+
+// TestNetworkPoolReadsFDsOnlyWhenNeeded: joining sockets to processes reads
+// every fd table; a host with no suspicious socket must not pay for it,
+// and one with a suspicious socket must still get its owner.
+func TestNetworkPoolReadsFDsOnlyWhenNeeded(t *testing.T) {
+	db := intel.MustLoad()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	if _, mining := db.Port(uint16(port)); mining {
+		t.Skip("ephemeral port is a mining port")
+	}
+	plain := startPoolChild(t, "tcp", ln.Addr().String(), "browser")
+	var n atomic.Int64
+	h := newSplitHost(t, "/", countFDProc{Proc: host.NewLiveProc(), n: &n, port: uint16(port)})
+	for _, f := range runPoolCheck(t, h, db) {
+		if f.Evidence.PID == plain {
+			t.Errorf("ordinary connection reported: %+v", f)
+		}
+	}
+	declared := startPoolChild(t, "tcp", ln.Addr().String(), "updater", "-o", ln.Addr().String())
+	clean := n.Load()
+	n.Store(0)
+	var got []findings.Finding
+	for _, f := range runPoolCheck(t, h, db) {
+		if f.Evidence.PID == declared {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Rule != "network.declared_pool" {
+		t.Fatalf("declared pool connection: %+v", got)
+	}
+	if n.Load() == 0 {
+		t.Error("owner found without reading fd tables?")
+	}
+	if clean != 0 {
+		t.Errorf("no suspicious socket, yet %d fd tables were read", clean)
+	}
 }
