@@ -65,7 +65,7 @@ func (p *ProcDir) PIDs() ([]int, error) {
 
 // ReadFile reads /proc/PID/NAME.
 func (p *ProcDir) ReadFile(pid int, name string) ([]byte, error) {
-	return os.ReadFile(p.path(pid, name))
+	return readProcFile(p.path(pid, name))
 }
 
 // Readlink reads /proc/PID/NAME as a link.
@@ -94,7 +94,7 @@ func (p *ProcDir) OpenExe(pid int) (File, error) {
 
 // ReadGlobal reads /proc/NAME.
 func (p *ProcDir) ReadGlobal(name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(p.dir, filepath.FromSlash(name)))
+	return readProcFile(filepath.Join(p.dir, filepath.FromSlash(name)))
 }
 
 // Self is minerguard's own pid on a live host.
