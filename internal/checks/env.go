@@ -35,6 +35,10 @@ type Env struct {
 	// default: a scanner asking the resolver for pool names trips the
 	// network's own mining alarms, and /etc/hosts is always consulted.
 	Resolve bool
+	// Paths are extra host directories file checks search (--paths); Full
+	// searches the whole filesystem (--full).
+	Paths []string
+	Full  bool
 	// GPU lists GPUs and their processes (gpu.Query when nil); tests set it
 	// to play a driver.
 	GPU func() ([]gpu.Device, error)

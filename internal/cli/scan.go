@@ -21,9 +21,10 @@ import (
 func newScanCmd() *cobra.Command {
 	var (
 		format, output, failOn, root string
-		only, skip                   []string
+		only, skip, paths            []string
 		sample                       time.Duration
 		noColor, verbose, resolve    bool
+		full                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -61,7 +62,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log, Resolve: resolve})
+			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log, Resolve: resolve, Paths: paths, Full: full})
 			if err != nil {
 				return err
 			}
@@ -102,6 +103,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringVar(&failOn, "fail-on", "medium", "exit 1 when a finding or verdict is at or above this severity (info, low, medium, high, critical, none)")
 	f.DurationVar(&sample, "sample", time.Second, "CPU sample window (0 skips CPU sampling)")
 	f.StringVar(&root, "root", "", "scan an offline root filesystem (mounted disk or extracted tree) instead of this host")
+	f.StringSliceVar(&paths, "paths", nil, "extra directories (host paths) the file checks search for miner binaries and configs")
+	f.BoolVar(&full, "full", false, "search the whole filesystem for miner binaries and configs (slow)")
 	f.StringSliceVar(&only, "checks", nil, "run only these checks (comma separated; see `minerguard checks`)")
 	f.StringSliceVar(&skip, "skip", nil, "do not run these checks")
 	f.BoolVar(&resolve, "resolve", false, "resolve pool names seen in command lines and configs through DNS (off: a lookup of a pool name can trip the network's own alarms; /etc/hosts is always read)")

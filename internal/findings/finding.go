@@ -73,6 +73,8 @@ type Evidence struct {
 	GPUMemMiB  uint64   `json:"gpu_mem_mib,omitempty"`
 	GPU        string   `json:"gpu,omitempty"`
 	Tree       []int    `json:"tree,omitempty"`
+	// Container is the container id (or name) a process or file belongs to.
+	Container string `json:"container,omitempty"`
 
 	// Network evidence (minerguard net).
 	SrcIP     string     `json:"src_ip,omitempty"`

@@ -6,6 +6,7 @@
 package intel
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -166,6 +167,30 @@ type DB struct {
 	portIndex     map[uint16]*Port
 	flagIndex     map[string]*Flag
 	daemonIndex   map[string]*Daemon
+
+	// fsys and dir are where the set was loaded from, for Section.
+	fsys fs.FS
+	dir  string
+}
+
+// Section decodes data/NAME.json of this intel set into v. Checks that own
+// a kind of indicator (persistence patterns, web-miner scripts, ...) keep
+// it in a file of their own and read it through here, so adding one never
+// touches the loader; errors name the file and field.
+func (db *DB) Section(name string, v any) error {
+	if db.fsys == nil {
+		return fmt.Errorf("intel %s.json: intel set has no files", name)
+	}
+	b, err := fs.ReadFile(db.fsys, db.dir+"/"+name+".json")
+	if err != nil {
+		return fmt.Errorf("intel: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("intel %s.json: %w", name, err)
+	}
+	return nil
 }
 
 // Load reads the embedded intel set.
@@ -183,7 +208,7 @@ func MustLoad() *DB {
 // LoadFS reads an intel set from dir in fsys (the embedded set or an
 // overlay directory). Every error names the file and field.
 func LoadFS(fsys fs.FS, dir string) (*DB, error) {
-	db := &DB{}
+	db := &DB{fsys: fsys, dir: dir}
 	var pools struct {
 		Domains  []Domain  `json:"domains"`
 		Keywords []string  `json:"keywords"`

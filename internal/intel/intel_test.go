@@ -254,3 +254,32 @@ func minRun(re *syntax.Regexp) int {
 	walk(re)
 	return run
 }
+
+func TestSection(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for _, n := range []string{"manifest", "miners", "pools", "cmdline", "wallets", "signatures", "processes"} {
+		b, err := embedded.ReadFile("data/" + n + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys["d/"+n+".json"] = &fstest.MapFile{Data: b}
+	}
+	fsys["d/extra.json"] = &fstest.MapFile{Data: []byte(`{"names":["a","b"]}`)}
+	fsys["d/typo.json"] = &fstest.MapFile{Data: []byte(`{"nmaes":["a"]}`)}
+	db, err := LoadFS(fsys, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Names []string `json:"names"`
+	}
+	if err := db.Section("extra", &v); err != nil || len(v.Names) != 2 {
+		t.Errorf("Section(extra) = %v, %v", v, err)
+	}
+	if err := db.Section("typo", &v); err == nil || !strings.Contains(err.Error(), "typo.json") {
+		t.Errorf("unknown field: err = %v, want one naming typo.json", err)
+	}
+	if err := db.Section("missing", &v); err == nil {
+		t.Error("missing section: want error")
+	}
+}

@@ -34,6 +34,9 @@ type Options struct {
 	Log   *slog.Logger
 	// Resolve allows DNS lookups of pool names (see checks.Env.Resolve).
 	Resolve bool
+	// Paths and Full widen the file checks (see checks.Env).
+	Paths []string
+	Full  bool
 }
 
 // Run scans h and returns the report.
@@ -87,6 +90,7 @@ func Run(ctx context.Context, h host.Host, opts Options) (*findings.Report, erro
 	env := checks.NewEnv(h, db, procs, log)
 	env.Now = started
 	env.Resolve = opts.Resolve
+	env.Paths, env.Full = opts.Paths, opts.Full
 	sampled := make(chan struct{})
 	if procs != nil && opts.Sample > 0 {
 		env.Sample = opts.Sample
