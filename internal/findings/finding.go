@@ -101,13 +101,16 @@ type Incident struct {
 	Confidence float64  `json:"confidence"`
 	Title      string   `json:"title"`
 	// Summary explains the verdict in one sentence per signal.
-	Summary  []string `json:"summary"`
-	PID      int      `json:"pid,omitempty"`
-	Comm     string   `json:"comm,omitempty"`
-	Exe      string   `json:"exe,omitempty"`
-	Cmdline  string   `json:"cmdline,omitempty"`
-	User     string   `json:"user,omitempty"`
-	Tree     []int    `json:"tree,omitempty"`
+	Summary []string `json:"summary"`
+	PID     int      `json:"pid,omitempty"`
+	Comm    string   `json:"comm,omitempty"`
+	Exe     string   `json:"exe,omitempty"`
+	Cmdline string   `json:"cmdline,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Tree    []int    `json:"tree,omitempty"`
+	// PIDs are every process in the incident; Paths every host file it involves.
+	PIDs     []int    `json:"pids,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
 	Remotes  []string `json:"remotes,omitempty"`
 	Signals  []Signal `json:"signals"`
 	Rules    []string `json:"rules"`

@@ -78,6 +78,9 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 			if in.Cmdline != "" {
 				ew.printf("         cmdline: %s\n", truncate(in.Cmdline, 160))
 			}
+			if in.PID == 0 && len(in.Paths) > 0 {
+				ew.printf("         files:   %s\n", truncate(strings.Join(in.Paths, " "), 160))
+			}
 			if len(in.Remotes) > 0 {
 				ew.printf("         remote:  %s\n", strings.Join(in.Remotes, ", "))
 			}

@@ -321,7 +321,12 @@ func TestEndToEndDisguisedMiners(t *testing.T) {
 	}
 	incidents := map[int]findings.Incident{}
 	for _, in := range rep.Incidents {
-		incidents[in.PID] = in
+		for _, pid := range in.PIDs {
+			if _, dup := incidents[pid]; dup {
+				t.Errorf("pid %d is in two incidents", pid)
+			}
+			incidents[pid] = in
+		}
 	}
 	byPID := map[int][]findings.Finding{}
 	for _, f := range rep.Findings {

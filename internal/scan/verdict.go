@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -15,35 +16,71 @@ import (
 // are the user's or the system's and do not belong to the incident.
 var watchdogNames = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "busybox": true, "zsh": true, "ksh": true, "perl": true, "python": true, "python3": true, "nohup": true, "setsid": true}
 
-// BuildIncidents groups process findings by pid into one verdict each.
-// Evidence accumulates: an identified miner is at least high; identified or
-// disguised AND talking to a pool is critical; a weak signal alone (CPU
-// load) stays at most low. Findings are annotated with their incident id.
+// BuildIncidents groups findings into one story per infection: findings
+// join when they concern the same process, when one names a file another is
+// about (a cron line that starts a binary, the binary's own signature
+// finding, the process running it), or when they share a download URL.
+// Each group gets one verdict: evidence accumulates, so an
+// identified miner is at least high; identified or disguised AND talking
+// to a pool, or identified AND persistent or hidden, is critical; a weak
+// signal alone (CPU load) stays at most low. Configuration advice and
+// scanner status are not infections and form no incident. Findings are
+// annotated with their incident id.
 func BuildIncidents(fs []findings.Finding, procs *process.Table) []findings.Incident {
-	byPID := map[int][]int{}
-	for i, f := range fs {
-		if f.Evidence.PID > 0 && f.Signal != findings.SignalStatus {
-			byPID[f.Evidence.PID] = append(byPID[f.Evidence.PID], i)
+	uf := newUnionFind(len(fs))
+	owner := map[string]int{} // link key -> first finding holding it
+	link := func(i int, key string) {
+		if j, ok := owner[key]; ok {
+			uf.union(i, j)
+		} else {
+			owner[key] = i
 		}
 	}
-	pids := make([]int, 0, len(byPID))
-	for pid := range byPID {
-		pids = append(pids, pid)
+	var members []int
+	for i, f := range fs {
+		if f.Signal == findings.SignalStatus || f.Signal == findings.SignalHardening {
+			continue
+		}
+		members = append(members, i)
+		ev := f.Evidence
+		if ev.PID > 0 {
+			link(i, fmt.Sprintf("pid:%d", ev.PID))
+		}
+		for _, p := range artifactPaths(f) {
+			link(i, "path:"+p)
+		}
+		// A shared dropper URL ties file artefacts (cron lines, scripts)
+		// together. A process's URL is mostly its pool, and a shared pool
+		// does not make one story (two intrusions, or a user's own miner,
+		// may mine to the same pool): processes link by pid and executable.
+		if ev.URL != "" && ev.PID == 0 && !isPoolURL(ev.URL) {
+			link(i, "url:"+ev.URL)
+		}
 	}
-	sort.Ints(pids)
+	groups := map[int][]int{}
+	for _, i := range members {
+		r := uf.find(i)
+		groups[r] = append(groups[r], i)
+	}
 	incidents := []findings.Incident{}
-	for _, pid := range pids {
-		idx := byPID[pid]
-		in := verdict(pid, fs, idx)
+	for _, idx := range groups {
+		sort.Ints(idx)
+		in := verdict(fs, idx)
 		if in.Severity < findings.Low {
 			continue
 		}
 		if procs != nil {
-			in.Tree = tree(procs, pid, byPID)
+			in.Tree = groupTree(procs, fs, idx)
 		}
 		incidents = append(incidents, in)
 	}
-	sort.SliceStable(incidents, func(i, j int) bool { return incidents[i].Severity > incidents[j].Severity })
+	sort.SliceStable(incidents, func(i, j int) bool {
+		a, b := incidents[i], incidents[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		return a.Findings[0] < b.Findings[0]
+	})
 	for n := range incidents {
 		incidents[n].ID = fmt.Sprintf("INC-%03d", n+1)
 		for _, i := range incidents[n].Findings {
@@ -53,8 +90,71 @@ func BuildIncidents(fs []findings.Finding, procs *process.Table) []findings.Inci
 	return incidents
 }
 
-func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
-	in := findings.Incident{PID: pid, Findings: idx}
+// isPoolURL reports a mining URL (stratum+tcp://...): the pool, not a dropper.
+func isPoolURL(u string) bool {
+	scheme, _, ok := strings.Cut(strings.ToLower(u), "://")
+	return ok && (strings.HasPrefix(scheme, "stratum") || strings.Contains(scheme, "proxy") || strings.Contains(scheme, "getwork"))
+}
+
+// sharedTools are programs too many artifacts mention to tie them together:
+// a cron line and a profile line that both run /bin/sh are not one story.
+var sharedTools = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "busybox": true, "env": true,
+	"nohup": true, "setsid": true, "python": true, "python3": true, "perl": true, "curl": true, "wget": true, "chmod": true, "sleep": true}
+
+// artifactPaths are the host files a finding is about or points at, for
+// linking: its path, the files it references, and a process's executable
+// (not for load findings: two training jobs sharing python3 are not one
+// story).
+func artifactPaths(f findings.Finding) []string {
+	ev := f.Evidence
+	var out []string
+	add := func(p string) {
+		p = strings.TrimSuffix(p, " (deleted)")
+		if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/memfd:") || strings.HasPrefix(p, "/proc/") {
+			return
+		}
+		if sharedTools[path.Base(p)] || strings.HasPrefix(path.Base(p), "python") {
+			return
+		}
+		out = append(out, p)
+	}
+	add(ev.Path)
+	for _, p := range ev.Paths {
+		add(p)
+	}
+	if f.Signal != findings.SignalResource {
+		add(ev.Exe)
+	}
+	return out
+}
+
+type unionFind struct{ parent []int }
+
+func newUnionFind(n int) *unionFind {
+	u := &unionFind{parent: make([]int, n)}
+	for i := range u.parent {
+		u.parent[i] = i
+	}
+	return u
+}
+
+func (u *unionFind) find(i int) int {
+	for u.parent[i] != i {
+		u.parent[i] = u.parent[u.parent[i]]
+		i = u.parent[i]
+	}
+	return i
+}
+
+func (u *unionFind) union(a, b int) {
+	ra, rb := u.find(a), u.find(b)
+	if ra != rb {
+		u.parent[max(ra, rb)] = min(ra, rb)
+	}
+}
+
+func verdict(fs []findings.Finding, idx []int) findings.Incident {
+	in := findings.Incident{Findings: idx}
 	best := map[findings.Signal]findings.Severity{}
 	has := func(s findings.Signal, min findings.Severity) bool {
 		v, ok := best[s]
@@ -76,8 +176,17 @@ func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
 		if f.Evidence.Remote != "" && f.Signal == findings.SignalNetwork {
 			remotes[f.Evidence.Remote] = true
 		}
-		if in.Exe == "" {
+		if in.PID == 0 && f.Evidence.PID > 0 {
+			in.PID = f.Evidence.PID
 			in.Exe, in.Cmdline, in.Comm, in.User = f.Evidence.Exe, f.Evidence.Cmdline, f.Evidence.Comm, f.Evidence.User
+		}
+		if f.Evidence.PID > 0 && !slices.Contains(in.PIDs, f.Evidence.PID) {
+			in.PIDs = append(in.PIDs, f.Evidence.PID)
+		}
+		for _, p := range artifactPaths(f) {
+			if !slices.Contains(in.Paths, p) {
+				in.Paths = append(in.Paths, p)
+			}
 		}
 	}
 	for s := range best {
@@ -92,6 +201,7 @@ func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
 	identified := has(findings.SignalIdentity, findings.High)
 	disguised := has(findings.SignalDisguise, findings.Medium) || has(findings.SignalHiding, findings.Medium)
 	pool := has(findings.SignalNetwork, findings.Medium)
+	persistent := has(findings.SignalPersistence, findings.Medium)
 	strong := 0
 	for s, v := range best {
 		if s != findings.SignalResource && s != findings.SignalStatus && v >= findings.Low {
@@ -101,7 +211,7 @@ func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
 	switch {
 	case (identified || disguised) && pool && (identified || has(findings.SignalNetwork, findings.High)):
 		in.Severity = findings.Critical
-	case identified && disguised:
+	case identified && (disguised || persistent):
 		in.Severity = findings.Critical
 	case identified:
 		in.Severity = findings.Max(in.Severity, findings.High)
@@ -112,13 +222,19 @@ func verdict(pid int, fs []findings.Finding, idx []int) findings.Incident {
 		in.Severity = min(in.Severity, findings.Low)
 	}
 	in.Confidence = float64(int((1-miss)*100+0.5)) / 100
-	in.Title = incidentTitle(in, identified, disguised, pool)
+	sort.Ints(in.PIDs)
+	in.Title = incidentTitle(in, identified, disguised, pool, persistent)
 	return in
 }
 
-func incidentTitle(in findings.Incident, identified, disguised, pool bool) string {
-	name := in.Comm
-	if name == "" {
+func incidentTitle(in findings.Incident, identified, disguised, pool, persistent bool) string {
+	name := fmt.Sprintf("%s (pid %d)", in.Comm, in.PID)
+	switch {
+	case in.PID == 0 && len(in.Paths) > 0:
+		name = in.Paths[0]
+	case in.PID == 0:
+		name = "host"
+	case in.Comm == "":
 		name = fmt.Sprintf("pid %d", in.PID)
 	}
 	var parts []string
@@ -131,22 +247,53 @@ func incidentTitle(in findings.Incident, identified, disguised, pool bool) strin
 	if pool {
 		parts = append(parts, "connected to a mining pool")
 	}
-	if len(parts) == 0 {
+	if persistent && len(parts) > 0 {
+		parts = append(parts, "restarted by persistence")
+	} else if persistent {
+		parts = append(parts, "suspicious persistence")
+	}
+	if len(parts) == 0 && in.PID > 0 {
 		parts = append(parts, "suspicious process")
 	}
-	return fmt.Sprintf("%s (pid %d): %s", name, in.PID, strings.Join(parts, ", "))
+	if len(parts) == 0 {
+		parts = append(parts, "suspicious artefacts")
+	}
+	return fmt.Sprintf("%s: %s", name, strings.Join(parts, ", "))
+}
+
+// groupTree is the union of the trees of every process in a group.
+func groupTree(procs *process.Table, fs []findings.Finding, idx []int) []int {
+	suspicious := map[int]bool{}
+	for _, f := range fs {
+		if f.Evidence.PID > 0 && f.Signal != findings.SignalStatus {
+			suspicious[f.Evidence.PID] = true
+		}
+	}
+	var out []int
+	for _, i := range idx {
+		pid := fs[i].Evidence.PID
+		if pid <= 0 || slices.Contains(out, pid) {
+			continue
+		}
+		for _, p := range tree(procs, pid, suspicious) {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // tree returns the pids that belong to an incident: the process, all its
 // descendants, and the ancestors that can respawn it (shell loops or
 // processes that are suspicious themselves), nearest first.
-func tree(procs *process.Table, pid int, suspicious map[int][]int) []int {
+func tree(procs *process.Table, pid int, suspicious map[int]bool) []int {
 	out := []int{pid}
 	for _, a := range procs.Ancestors(pid) {
 		if a.PID <= 2 || a.Kernel() {
 			break
 		}
-		if _, bad := suspicious[a.PID]; !bad && !watchdogNames[a.Name()] {
+		if !suspicious[a.PID] && !watchdogNames[a.Name()] {
 			break
 		}
 		out = append(out, a.PID)
