@@ -298,4 +298,3 @@ func FuzzNVMLDecodeProcessInfos(f *testing.F) {
 		}
 	})
 }
-
