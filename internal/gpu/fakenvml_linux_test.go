@@ -186,6 +186,8 @@ func TestNVMLFakeRetry(t *testing.T) {
 			`(?s)_v3 0 count=32 -> INSUFFICIENT_SIZE need=43\n.*_v3 0 count=59 -> SUCCESS 43\n`},
 		{"grows between calls", []string{"FAKE_NVML_PROCS=1111:3072:95,2222:10:1,3333:20:2", "FAKE_NVML_GROW=5"}, 3,
 			`(?s)_v3 0 count=32 -> INSUFFICIENT_SIZE need=8 \(grown\)\n.*_v3 0 count=24 -> SUCCESS 3\n`},
+		{"samples grow between calls", []string{"FAKE_NVML_PROCS=1111:3072:95,2222:10:1,3333:20:2", "FAKE_NVML_UTIL_GROW=20"}, 3,
+			`(?s)count=0 .* samples=6 buf=NULL\n.*count=14 .* samples=6\n.*INSUFFICIENT_SIZE need=26 \(grown\)\n.*count=34 .* samples=6\n`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, log := runFakeChild(t, lib, tc.env...)

@@ -309,10 +309,19 @@ func (l *nvmlLib) processUtil(h uintptr) map[int]nvmlProcessUtilizationSample {
 	if rc != nvmlInsufficientSize && rc != nvmlSuccess || count == 0 {
 		return nil
 	}
-	buf := make([]nvmlProcessUtilizationSample, count+8)
-	count = uint32(len(buf))
-	if rc := int(l.procUtil(h, &buf[0], &count, since)); rc != nvmlSuccess {
-		return nil
+	var buf []nvmlProcessUtilizationSample
+	for try := 0; ; try++ {
+		buf = make([]nvmlProcessUtilizationSample, count+8)
+		count = uint32(len(buf))
+		rc = int(l.procUtil(h, &buf[0], &count, since))
+		if rc == nvmlSuccess {
+			break
+		}
+		// More processes sampled since the size query: grow and retry,
+		// rather than lose every process's utilisation for this scan.
+		if rc != nvmlInsufficientSize || try == 2 {
+			return nil
+		}
 	}
 	out := map[int]nvmlProcessUtilizationSample{}
 	for _, s := range buf[:min(int(count), len(buf))] {

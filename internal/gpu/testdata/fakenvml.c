@@ -13,6 +13,8 @@
  *   FAKE_NVML_GROW     N: the first process-list call that would succeed says
  *                      INSUFFICIENT_SIZE with N more needed (processes started
  *                      meanwhile).
+ *   FAKE_NVML_UTIL_GROW N: the first utilisation call with a buffer says
+ *                      INSUFFICIENT_SIZE with N more samples needed.
  *   FAKE_NVML_INIT_RC  nvmlInit_v2's return code (e.g. 9, driver not loaded).
  *   FAKE_NVML_LOG      file the calls are appended to, one line each.
  *
@@ -114,7 +116,7 @@ struct nvmlDevice_st {
 static struct nvmlDevice_st devs[MAX_DEVS];
 static int ndevs;
 static int inits;
-static int grow = -1;
+static int grow = -1, utilGrow = -1;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
@@ -181,6 +183,8 @@ static void load(void)
 	}
 	const char *g = getenv("FAKE_NVML_GROW");
 	grow = g ? atoi(g) : -1;
+	const char *ug = getenv("FAKE_NVML_UTIL_GROW");
+	utilGrow = ug ? atoi(ug) : -1;
 }
 
 static int valid(nvmlDevice_t d)
@@ -399,6 +403,12 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlProcessUti
 	if (n == 0) {
 		*processSamplesCount = 0;
 		return NVML_ERROR_NOT_FOUND;
+	}
+	if (utilization && utilGrow > 0 && have >= n) {
+		*processSamplesCount = n + utilGrow;
+		utilGrow = 0;
+		logf_("nvmlDeviceGetProcessUtilization -> INSUFFICIENT_SIZE need=%u (grown)", *processSamplesCount);
+		return NVML_ERROR_INSUFFICIENT_SIZE;
 	}
 	if (!utilization || have < n) {
 		*processSamplesCount = n;
