@@ -280,7 +280,11 @@ func decodeProcessInfos(buf []uint64, n int) []nvmlProcessInfo {
 	}
 	out := make([]nvmlProcessInfo, 0, n)
 	base := unsafe.Pointer(&buf[0])
-	for i := 0; i < n && (i*stride+16)/8 <= len(buf); i++ {
+	for i := 0; i < n; i++ {
+		// Never read past buf, whatever count the library claimed.
+		if i*stride+min(stride, 24) > len(buf)*8 {
+			break
+		}
 		e := unsafe.Add(base, i*stride)
 		p := nvmlProcessInfo{PID: *(*uint32)(e), UsedGPUMemory: *(*uint64)(unsafe.Add(e, 8))}
 		if stride >= 24 {
