@@ -27,14 +27,26 @@ type nvmlMemory struct {
 	Used  uint64
 }
 
-// nvmlProcessInfo is nvmlProcessInfo_v2_t, which is also what the _v3
-// call fills (nvmlProcessInfo_t).
+// nvmlProcessInfo is nvmlProcessInfo_v2_t, which _v2 fills and which most
+// drivers' _v3 fills too. Drivers 535.43-535.86 shipped a _v3 that fills a
+// 32-byte nvmlProcessInfo_t (usedGpuCcProtectedMemory appended) without a
+// version bump, and some _v3 builds are reported to fill 16-byte v1
+// entries; so entries are read at the stride the library actually wrote
+// (see processes), never by indexing a []nvmlProcessInfo.
 type nvmlProcessInfo struct {
 	PID               uint32
 	UsedGPUMemory     uint64
 	GPUInstanceID     uint32
 	ComputeInstanceID uint32
 }
+
+// procInfoMaxSize is the largest nvmlProcessInfo entry any driver writes;
+// buffers are sized for it so a wider-than-declared entry cannot overrun.
+const procInfoMaxSize = 32
+
+// procSentinel fills process buffers before the call: the first word past
+// the entries the library wrote still holds it, which gives the stride.
+const procSentinel = 0x5a5a5a5a5a5a5a5a
 
 type nvmlProcessUtilizationSample struct {
 	PID       uint32
@@ -63,7 +75,7 @@ type nvmlLib struct {
 	name      func(dev uintptr, name *byte, length uint32) int32
 	util      func(dev uintptr, u *nvmlUtilization) int32
 	memory    func(dev uintptr, m *nvmlMemory) int32
-	procs     func(dev uintptr, count *uint32, infos *nvmlProcessInfo) int32 // nil if absent
+	procs     func(dev uintptr, count *uint32, infos *uint64) int32 // nil if absent; infos is raw entries
 	procsName string
 	procUtil  func(dev uintptr, samples *nvmlProcessUtilizationSample, count *uint32, lastSeen uint64) int32 // nil if absent
 }
@@ -227,16 +239,20 @@ func (l *nvmlLib) processes(h uintptr) ([]nvmlProcessInfo, error) {
 	if l.procs == nil {
 		return nil, nil
 	}
-	buf := make([]nvmlProcessInfo, 32)
+	n := 32
 	for try := 0; try < 4; try++ {
-		count := uint32(len(buf))
+		buf := make([]uint64, n*procInfoMaxSize/8)
+		for i := range buf {
+			buf[i] = procSentinel
+		}
+		count := uint32(n)
 		rc := int(l.procs(h, &count, &buf[0]))
 		switch rc {
 		case nvmlSuccess:
-			return buf[:min(int(count), len(buf))], nil
+			return decodeProcessInfos(buf, min(int(count), n)), nil
 		case nvmlInsufficientSize:
 			// Processes started meanwhile: grow with headroom and retry.
-			buf = make([]nvmlProcessInfo, int(count)+16)
+			n = int(count) + 16
 		case nvmlNotSupported, nvmlNoPermission:
 			return nil, nil
 		default:
@@ -244,6 +260,40 @@ func (l *nvmlLib) processes(h uintptr) ([]nvmlProcessInfo, error) {
 		}
 	}
 	return nil, &NVMLError{Func: l.procsName, Code: nvmlInsufficientSize}
+}
+
+// decodeProcessInfos reads n entries the library wrote into buf (filled
+// with procSentinel beforehand). The entry stride is the widest of 32, 24
+// and 16 bytes whose last word for n entries was overwritten: a real last
+// field (protected memory, instance ids, used memory) never equals the
+// sentinel. pid and usedGpuMemory sit at offsets 0 and 8 in every layout.
+func decodeProcessInfos(buf []uint64, n int) []nvmlProcessInfo {
+	if n <= 0 {
+		return nil
+	}
+	stride := 24
+	for _, s := range []int{32, 24, 16} {
+		if end := n * s / 8; end <= len(buf) && buf[end-1] != procSentinel {
+			stride = s
+			break
+		}
+	}
+	out := make([]nvmlProcessInfo, 0, n)
+	base := unsafe.Pointer(&buf[0])
+	for i := 0; i < n; i++ {
+		// Never read past buf, whatever count the library claimed.
+		if i*stride+min(stride, 24) > len(buf)*8 {
+			break
+		}
+		e := unsafe.Add(base, i*stride)
+		p := nvmlProcessInfo{PID: *(*uint32)(e), UsedGPUMemory: *(*uint64)(unsafe.Add(e, 8))}
+		if stride >= 24 {
+			p.GPUInstanceID = *(*uint32)(unsafe.Add(e, 16))
+			p.ComputeInstanceID = *(*uint32)(unsafe.Add(e, 20))
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // utilWindow is how far back process utilisation samples are taken from:
@@ -263,10 +313,19 @@ func (l *nvmlLib) processUtil(h uintptr) map[int]nvmlProcessUtilizationSample {
 	if rc != nvmlInsufficientSize && rc != nvmlSuccess || count == 0 {
 		return nil
 	}
-	buf := make([]nvmlProcessUtilizationSample, count+8)
-	count = uint32(len(buf))
-	if rc := int(l.procUtil(h, &buf[0], &count, since)); rc != nvmlSuccess {
-		return nil
+	var buf []nvmlProcessUtilizationSample
+	for try := 0; ; try++ {
+		buf = make([]nvmlProcessUtilizationSample, count+8)
+		count = uint32(len(buf))
+		rc = int(l.procUtil(h, &buf[0], &count, since))
+		if rc == nvmlSuccess {
+			break
+		}
+		// More processes sampled since the size query: grow and retry,
+		// rather than lose every process's utilisation for this scan.
+		if rc != nvmlInsufficientSize || try == 2 {
+			return nil
+		}
 	}
 	out := map[int]nvmlProcessUtilizationSample{}
 	for _, s := range buf[:min(int(count), len(buf))] {
