@@ -189,3 +189,22 @@ func FuzzParsePasswd(f *testing.F) {
 		}
 	})
 }
+
+func TestAccountsIntelLoads(t *testing.T) {
+	env := NewEnv(nil, intel.MustLoad(), nil, nil)
+	ai, err := loadAccountsIntel(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"readdir", "readdir64", "opendir", "fopen", "fopen64", "open", "stat"} {
+		if !inList(ai.HookSymbols, s) {
+			t.Errorf("hook_symbols lacks %s", s)
+		}
+	}
+	if ai.BruteForceFailures != 20 || ai.RecentDays != 7 || ai.MaxAuthTries != 6 || !inList(ai.PrivilegedGroups, "sudo") || !inList(ai.PrivilegedGroups, "docker") {
+		t.Errorf("thresholds %+v", ai)
+	}
+	if !ai.isLoginShell("/bin/bash") || ai.isLoginShell("/usr/sbin/nologin") || ai.isLoginShell("/bin/sync") || ai.isLoginShell("/bin/false") {
+		t.Error("isLoginShell")
+	}
+}

@@ -430,18 +430,29 @@ func checkLogins(_ context.Context, env *Env) ([]findings.Finding, error) {
 		}
 	}
 	sort.SliceStable(successes, func(i, j int) bool { return before(successes[i], successes[j]) && !before(successes[j], successes[i]) })
+	// Failures grouped by address keep this linear in the log size on
+	// busy hosts with thousands of logins.
+	textBy, btmpBy := map[string][]loginEvent{}, map[string][]loginEvent{}
+	for _, f := range events {
+		if !f.Success {
+			textBy[f.Addr] = append(textBy[f.Addr], f)
+		}
+	}
+	for _, f := range btmpFails {
+		btmpBy[f.Addr] = append(btmpBy[f.Addr], f)
+	}
 	for _, s := range successes {
-		if reported[s.Addr] {
+		if reported[s.Addr] || len(textBy[s.Addr])+len(btmpBy[s.Addr]) == 0 {
 			continue
 		}
 		textFails, btmpN := 0, 0
-		for _, f := range events {
-			if !f.Success && f.Addr == s.Addr && before(f, s) {
+		for _, f := range textBy[s.Addr] {
+			if before(f, s) {
 				textFails += f.Count
 			}
 		}
-		for _, f := range btmpFails {
-			if f.Addr == s.Addr && before(f, s) {
+		for _, f := range btmpBy[s.Addr] {
+			if before(f, s) {
 				btmpN++
 			}
 		}

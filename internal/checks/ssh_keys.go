@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
 	"regexp"
 	"sort"
@@ -171,6 +172,9 @@ func ParseSSHDConfig(text, file string) []SSHDDirective {
 			key, val = l[:j], strings.TrimSpace(strings.TrimLeft(l[j:], " \t="))
 		}
 		key = strings.ToLower(key)
+		if key == "" {
+			continue // "=value" with no keyword: sshd rejects it too
+		}
 		if key == "match" {
 			match = val
 			if strings.EqualFold(val, "all") {
@@ -425,6 +429,7 @@ func scanKeyFile(env *Env, ai *accountsIntel, u PasswdEntry, file string, sysMax
 		if hits := keyCommandHits(env, ai, cmd); len(hits) > 0 {
 			ev := base
 			ev.Line, ev.Content, ev.Match, ev.Cmdline = i+1, Printable(k.Summary(), 1024), hits, Printable(cmd, 1024)
+			ev.URL, ev.Domain, ev.Paths = commandRefs(cmd)
 			out = append(out, findings.Finding{Rule: "accounts.ssh.key_command", Severity: findings.High, Signal: findings.SignalAccount,
 				Title:       fmt.Sprintf("SSH key of %s forces a command that %s", Printable(u.Name, 64), strings.Join(hits, ", ")),
 				Description: "Every login with this key runs the command in its command= option. Mining botnets plant keys whose forced command re-downloads and starts the miner.",
@@ -448,4 +453,38 @@ func scanKeyFile(env *Env, ai *accountsIntel, u PasswdEntry, file string, sysMax
 	out = append(out, findings.Finding{Rule: rule, Severity: sev, Signal: findings.SignalAccount, Title: title, Description: desc, Evidence: ev,
 		Remediation: "Remove keys nobody can account for.", Confidence: 0.6})
 	return out
+}
+
+var (
+	cmdURL  = regexp.MustCompile(`(?i)\b(?:https?|ftp|tftp|stratum[a-z0-9+]*)://[^\s'"|;&)]+`)
+	cmdPath = regexp.MustCompile(`(?:^|[\s'"=;|&(])(/[^\s'"|;&)]+)`)
+)
+
+// commandRefs pulls the first download URL, its host and the absolute
+// paths a forced command names, so the engine can tie the key to the
+// files it drops or runs.
+func commandRefs(cmd string) (url, domain string, paths []string) {
+	if u := cmdURL.FindString(cmd); u != "" {
+		url = Printable(u, 1024)
+		h := u[strings.Index(u, "://")+3:]
+		if i := strings.IndexAny(h, "/?#"); i >= 0 {
+			h = h[:i]
+		}
+		if i := strings.LastIndex(h, "@"); i >= 0 {
+			h = h[i+1:]
+		}
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		domain = Printable(strings.Trim(h, "[]"), 256)
+	}
+	seen := map[string]bool{}
+	for _, m := range cmdPath.FindAllStringSubmatch(cmd, -1) {
+		p := path.Clean(m[1])
+		if !seen[p] && !strings.HasPrefix(p, "/dev/") {
+			seen[p] = true
+			paths = append(paths, Printable(p, 1024))
+		}
+	}
+	return url, domain, paths
 }

