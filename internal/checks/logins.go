@@ -415,8 +415,15 @@ func checkLogins(_ context.Context, env *Env) ([]findings.Finding, error) {
 			btmpFails = append(btmpFails, loginEvent{AuthEvent: AuthEvent{Time: r.Time, User: r.User, Addr: r.Host, Method: "btmp", Count: 1}, source: name})
 		}
 	}
-	if _, _, _, err := readUtmp(env, "/var/run/utmp"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// utmp holds the sessions open now: logins too recent for any rotation.
+	recs, _, _, err := readUtmp(env, "/var/run/utmp")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		warns = append(warns, err)
+	}
+	for _, r := range recs {
+		if r.Type == utmpUserProcess && r.User != "" && !localAddr(r.Host) {
+			events = append(events, loginEvent{AuthEvent: AuthEvent{Time: r.Time, Success: true, User: r.User, Addr: r.Host, Method: "utmp " + r.Line, Count: 1}, source: "/var/run/utmp"})
+		}
 	}
 
 	// Brute force that succeeded: per success, the failures before it from

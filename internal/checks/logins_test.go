@@ -153,6 +153,16 @@ func TestLogins(t *testing.T) {
 			}()...),
 			"var/log/wtmp": utmpFile(utmpRec(utmpBootTime, "reboot", "~", "6.1", now.Add(-3*day)), utmpRec(utmpUserProcess, "root", "pts/0", "198.51.100.9", now.Add(-2*day+time.Minute)))},
 			want: []string{"accounts.logins.bruteforce_success/high//var/log/wtmp:0"}},
+		{name: "btmp failures then open session in utmp", tree: map[string]string{
+			"var/log/btmp": utmpFile(func() [][]byte {
+				var r [][]byte
+				for i := 0; i < 20; i++ {
+					r = append(r, utmpRec(6, "admin", "ssh:notty", "198.51.100.9", now.Add(-time.Hour+time.Duration(i)*time.Second)))
+				}
+				return r
+			}()...),
+			"var/run/utmp": utmpFile(utmpRec(utmpUserProcess, "root", "pts/3", "198.51.100.9", now.Add(-time.Minute)))},
+			want: []string{"accounts.logins.bruteforce_success/high//var/run/utmp:0"}},
 		{name: "new source", tree: map[string]string{"var/log/auth.log": authLines(now.Add(-5*day), "Accepted publickey for alice from 192.0.2.10 port 1 ssh2") +
 			authLines(now.Add(-day), "Accepted publickey for alice from 192.0.2.10 port 1 ssh2", "Accepted password for alice from 198.51.100.77 port 1 ssh2")},
 			want: []string{"accounts.logins.new_source/low//var/log/auth.log:3"}},
