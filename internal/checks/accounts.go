@@ -412,13 +412,17 @@ func checkAccounts(_ context.Context, env *Env) ([]findings.Finding, error) {
 				homeBorn, btimeOK = birthTime(rp)
 			}
 		}
-		homeRecent := btimeOK && env.Now.Sub(homeBorn) < window && !young
-		if !pwRecent && !homeRecent {
+		homeRecent := btimeOK && env.Now.Sub(homeBorn) < window
+		hasPwDate := !pwTime.IsZero()
+		switch {
+		case hasPwDate && !pwRecent:
+			// The password dates from before the window: an old account
+			// (a home recreated by a restore or disk move is not new).
 			continue
-		}
-		// A password changed on an old account is not a new account: with a
-		// birth time for the home we can tell them apart.
-		if pwRecent && btimeOK && !homeRecent && env.Now.Sub(homeBorn) >= window {
+		case hasPwDate && btimeOK && !homeRecent:
+			// A password changed on an account whose home is old.
+			continue
+		case !hasPwDate && !homeRecent:
 			continue
 		}
 		priv := privOf[u.Name]

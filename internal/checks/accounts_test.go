@@ -118,6 +118,7 @@ func TestAccounts(t *testing.T) {
 		{name: "new sudo account", passwd: debianPasswd + "backup2:x:1001:1001::/home/backup2:/bin/bash\n", shadow: debianShadow(oldDay) + fmt.Sprintf("backup2:$6$a$b:%d:0:99999:7:::\n", today-1),
 			group: strings.Replace(debianGroup, "sudo:x:27:alice", "sudo:x:27:alice,backup2", 1), homes: []string{"home/backup2"},
 			want: []string{"accounts.recent_privileged/" + newPrivSev + "/backup2@/etc/shadow:8"}},
+		{name: "restored home of an old account", passwd: debianPasswd, shadow: debianShadow(oldDay), group: debianGroup, homes: []string{"home/alice"}},
 		{name: "new plain account", passwd: debianPasswd + "bob:x:1001:1001::/home/bob:/bin/bash\n", shadow: debianShadow(oldDay) + fmt.Sprintf("bob:$6$a$b:%d:0:99999:7:::\n", today-2),
 			group: debianGroup, homes: []string{"home/bob"},
 			want: []string{"accounts.recent/low/bob@/etc/shadow:8"}},

@@ -266,3 +266,60 @@ func FuzzParseAuthLog(f *testing.F) {
 		}
 	})
 }
+
+// TestAccountChecksNormalDebian runs the four checks on a Debian host with
+// ordinary admin habits (keys, PostgreSQL, GitLab's forced command, SSH
+// scanners that never got in) and wants nothing at medium or above.
+func TestAccountChecksNormalDebian(t *testing.T) {
+	now := time.Now()
+	day := 24 * time.Hour
+	k1, _ := testKey(7)
+	old := int(now.Add(-500*day).Unix() / 86400)
+	var scan []string
+	for i := 0; i < 200; i++ {
+		scan = append(scan, "Invalid user oracle from 198.51.100.200 port "+strconv.Itoa(40000+i), "Failed password for invalid user oracle from 198.51.100.200 port "+strconv.Itoa(40000+i)+" ssh2")
+	}
+	scan = append(scan, "Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: ED25519 SHA256:abc")
+	tree := map[string]string{
+		"etc/passwd":                           debianPasswd + "git:x:998:998::/var/opt/gitlab:/bin/sh\n",
+		"etc/shadow":                           debianShadow(old) + fmt.Sprintf("git:!:%d::::::\n", old),
+		"etc/group":                            debianGroup,
+		"etc/machine-id":                       "0123\n",
+		"etc/login.defs":                       "UID_MIN\t\t\t 1000\n",
+		"etc/ssh/sshd_config":                  "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+		"etc/ssh/sshd_config.d/hardening.conf": "PasswordAuthentication no\nPermitRootLogin prohibit-password\n",
+		"root/.ssh/authorized_keys":            k1 + " admin@jump\n",
+		"home/alice/.ssh/authorized_keys":      `from="192.0.2.0/24" ` + k1 + " alice@laptop\n",
+		"var/opt/gitlab/.ssh/authorized_keys":  `command="/opt/gitlab/embedded/service/gitlab-shell/bin/gitlab-shell key-12",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ` + k1 + "\n",
+		"etc/rsyslog.conf":                     "auth,authpriv.*\t\t\t/var/log/auth.log\n",
+		"var/log/auth.log":                     authLines(now.Add(-day), scan...),
+		"var/log/wtmp":                         utmpFile(utmpRec(utmpBootTime, "reboot", "~", "6.1.0-27-amd64", now.Add(-10*day)), utmpRec(utmpUserProcess, "alice", "pts/0", "192.0.2.10", now.Add(-day+400*time.Second))),
+		"var/log/btmp":                         utmpFile(utmpRec(6, "oracle", "ssh:notty", "198.51.100.200", now.Add(-day))),
+		"etc/ld.so.preload":                    "",
+		"etc/environment":                      "PATH=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n",
+	}
+	root := t.TempDir()
+	writeTree(t, root, tree)
+	for _, p := range []string{"etc/machine-id"} {
+		if err := os.Chtimes(filepath.Join(root, p), now.Add(-500*day), now.Add(-500*day)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := range tree {
+		if strings.Contains(p, "authorized_keys") {
+			_ = os.Chmod(filepath.Join(root, p), 0o600)
+		}
+	}
+	env := offlineEnv(t, root, now)
+	for _, id := range []string{"accounts.users", "accounts.ssh", "accounts.logins", "preload.library"} {
+		fs, err := runFile(t, env, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		for _, f := range fs {
+			if f.Severity >= findings.Medium {
+				t.Errorf("%s: %s/%s %s (%s:%d)", id, f.Rule, f.Severity, f.Title, f.Evidence.Path, f.Evidence.Line)
+			}
+		}
+	}
+}
