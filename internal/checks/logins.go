@@ -531,6 +531,11 @@ func loginIntegrity(env *Env, ai *accountsIntel, events []loginEvent, wtmp []Utm
 			textOK = append(textOK, e)
 		}
 	}
+	if _, err := env.Host.FS().Stat("/var/lib/wtmpdb/wtmp.db"); err == nil {
+		// Newer distributions (Debian 13) log logins to wtmpdb; a wtmp left
+		// from before the upgrade is stale, not cleared.
+		wtmpExists = false
+	}
 	if wtmpExists && wtmpSize == 0 {
 		for _, e := range textOK {
 			if e.Time.After(wtmpMtime.Add(time.Minute)) {
@@ -606,9 +611,11 @@ func loginIntegrity(env *Env, ai *accountsIntel, events []loginEvent, wtmp []Utm
 			}
 		case err != nil:
 			*warns = append(*warns, err)
-		case st.Mode().IsRegular() && st.Size() == 0 && ai.EmptyLogGraceHours > 0 && env.Now.Sub(st.ModTime()) > time.Duration(ai.EmptyLogGraceHours)*time.Hour:
+		case conf[base] != "" && st.Mode().IsRegular() && st.Size() == 0 && ai.EmptyLogGraceHours > 0 && env.Now.Sub(st.ModTime()) > time.Duration(ai.EmptyLogGraceHours)*time.Hour:
+			// Only a log some syslog daemon still writes can be "emptied";
+			// a leftover from before journald-only logging is just old.
 			out = append(out, integrity("accounts.logins.log_empty", fmt.Sprintf("%s is empty and has not been written for %d hours", base, int(env.Now.Sub(st.ModTime()).Hours())),
-				"Cron sessions, sudo and sshd write to the authentication log every hour on a running system; an empty log this old was truncated.", base, nil))
+				fmt.Sprintf("%s sends authentication messages here, and cron sessions, sudo and sshd write some every hour on a running system; an empty log this old was truncated.", conf[base]), base, map[string]string{"config": conf[base]}))
 		}
 	}
 	return out
