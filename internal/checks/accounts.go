@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/host"
 )
 
 func init() {
@@ -98,7 +99,22 @@ type hostFile interface {
 // fsOpener adapts host.FS to acctReadText.
 type fsOpener struct{ env *Env }
 
-func (o fsOpener) Open(name string) (hostFile, error) { return o.env.Host.FS().Open(name) }
+func (o fsOpener) Open(name string) (hostFile, error) { return openRegular(o.env, name) }
+
+// openRegular opens a host file only if it is a regular file: a FIFO
+// planted where a profile or log should be would block the scan forever.
+func openRegular(env *Env, name string) (host.File, error) {
+	st, err := env.Host.FS().Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	return env.Host.FS().Open(name)
+}
+
+var errNotRegular = errors.New("not a regular file")
 
 func readText(env *Env, name string) ([]byte, bool, error) {
 	return acctReadText(fsOpener{env}, name)

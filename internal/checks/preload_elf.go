@@ -123,7 +123,7 @@ func resolveLibrary(env *Env, ai *accountsIntel, lib string) (string, bool) {
 		}
 	}
 	for _, c := range cands {
-		if st, err := env.Host.FS().Stat(c); err == nil && st.Mode().IsRegular() {
+		if st, err := env.Host.FS().Stat(c); err == nil && !st.IsDir() {
 			return c, true
 		}
 	}
@@ -193,7 +193,7 @@ func checkPreloadLibrary(_ context.Context, env *Env) ([]findings.Finding, error
 	for _, pf := range preloadProfileFiles(env) {
 		b, _, err := readText(env, pf)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrInvalid) && !strings.Contains(err.Error(), "is a directory") {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNotRegular) {
 				warns = append(warns, err)
 			}
 			continue
@@ -276,7 +276,7 @@ func checkPreloadLibrary(_ context.Context, env *Env) ([]findings.Finding, error
 
 // analyseLibrary lists a host library's exports and hashes it.
 func analyseLibrary(env *Env, p string) ([]string, string, int64, error) {
-	f, err := env.Host.FS().Open(p)
+	f, err := openRegular(env, p)
 	if err != nil {
 		return nil, "", 0, err
 	}
