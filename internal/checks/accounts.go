@@ -469,12 +469,16 @@ func checkAccounts(_ context.Context, env *Env) ([]findings.Finding, error) {
 			sev = findings.Info
 			desc += " The system itself is young (installed " + installed.UTC().Format("2006-01-02") + "), so new accounts are expected."
 		}
+		title := fmt.Sprintf("Account %s %s recently", Printable(u.Name, 64), what)
+		if len(priv) > 0 {
+			title += " and is in " + strings.Join(priv, ", ")
+		}
 		file, line, content := "/etc/passwd", u.Line, u.Raw
 		if hasShadow && pwRecent {
 			file, line, content = "/etc/shadow", s.Line, s.Name+":<hash>:"+strconv.Itoa(s.LastChange)
 		}
 		acct(rule, sev, u, file, line, content,
-			fmt.Sprintf("Account %s %s recently%s", Printable(u.Name, 64), what, map[bool]string{true: " and is in " + strings.Join(priv, ", "), false: ""}[len(priv) > 0]),
+			title,
 			desc, "Confirm who created the account; if nobody did, lock it, remove its keys and review its logins.", 0.5)
 	}
 	return out, errors.Join(warns...)
