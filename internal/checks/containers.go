@@ -164,7 +164,7 @@ func readContainerFile(fsys host.FS, name string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", name, st.Mode().Type())
+		return nil, fmt.Errorf("%s: not a regular file (%s)", name, fileKind(st.Mode()))
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -179,6 +179,20 @@ func readContainerFile(fsys host.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxContainerFile)
 	}
 	return b, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // --- Docker daemon listen addresses ---
