@@ -1026,9 +1026,7 @@ func scriptWords(argv []string) []string {
 	var out []string
 	for i, a := range argv {
 		if i > 0 && argv[i-1] == "-c" || strings.ContainsAny(a, " ;&|") {
-			for _, w := range strings.FieldsFunc(a, func(r rune) bool { return strings.ContainsRune(" \t\n;&|()`$", r) }) {
-				out = append(out, w)
-			}
+			out = append(out, strings.FieldsFunc(a, func(r rune) bool { return strings.ContainsRune(" \t\n;&|()`$", r) })...)
 		}
 	}
 	return out

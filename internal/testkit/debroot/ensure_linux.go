@@ -39,10 +39,10 @@ func Ensure(t testing.TB) string {
 	if ready(dir) { // another test binary built it while we waited
 		return dir
 	}
-	bin, err := exec.LookPath("debootstrap")
+	bin, err := lookDebootstrap()
 	if err != nil {
 		out, ierr := exec.Command("apt-get", "install", "-y", "-qq", "debootstrap").CombinedOutput()
-		if bin, err = exec.LookPath("debootstrap"); err != nil {
+		if bin, err = lookDebootstrap(); err != nil {
 			skip(t, "debootstrap missing and apt-get install failed: %v\n%s", ierr, tail(out))
 		}
 	}
@@ -73,6 +73,15 @@ func Ensure(t testing.TB) string {
 	}
 	t.Logf("debroot: built in %s", time.Since(start).Round(time.Second))
 	return dir
+}
+
+// lookDebootstrap finds debootstrap in PATH or /usr/sbin, which a
+// non-login root shell's PATH may lack.
+func lookDebootstrap() (string, error) {
+	if p, err := exec.LookPath("debootstrap"); err == nil {
+		return p, nil
+	}
+	return exec.LookPath("/usr/sbin/debootstrap")
 }
 
 func ready(dir string) bool {
