@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -153,7 +154,30 @@ func checkContainers(_ context.Context, env *Env) ([]findings.Finding, error) {
 			out = append(out, f)
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, errors.Join(dropPermissionErrors(env, errs)...)
+}
+
+// dropPermissionErrors removes "permission denied" errors when minerguard
+// runs unprivileged: /var/lib/docker and other users' homes are closed to
+// it by design, which is no fault of the host. They are logged instead.
+// Run as root, they stay errors: then something unusual blocks the read.
+func dropPermissionErrors(env *Env, errs []error) []error {
+	if os.Geteuid() == 0 {
+		return errs
+	}
+	var out []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			out = append(out, dropPermissionErrors(env, j.Unwrap())...)
+			continue
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			env.Log.Info("containers.config: not readable without root", "err", err)
+			continue
+		}
+		out = append(out, err)
+	}
+	return out
 }
 
 // readContainerFile reads a regular host file of at most maxContainerFile
