@@ -481,5 +481,5 @@ func checkAccounts(_ context.Context, env *Env) ([]findings.Finding, error) {
 			title,
 			desc, "Confirm who created the account; if nobody did, lock it, remove its keys and review its logins.", 0.5)
 	}
-	return out, errors.Join(warns...)
+	return out, Warn(warns...)
 }

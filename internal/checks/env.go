@@ -109,6 +109,7 @@ func (e *Env) ProcessEvidence(p *process.Process) findings.Evidence {
 		Cmdline: Printable(p.CommandLine(), 4096),
 		Cwd:     Printable(p.Cwd, 4096),
 	}
+	ev.Container = process.ContainerOf(p)
 	if p.ExeDeleted {
 		ev.Exe += " (deleted)"
 	}

@@ -513,7 +513,7 @@ func checkLogins(_ context.Context, env *Env) ([]findings.Finding, error) {
 	}
 
 	out = append(out, loginIntegrity(env, ai, events, wtmpRecs, wtmpStart, wtmpExists, wtmpSize, wtmpMtime, wtmpFull, &warns)...)
-	return out, errors.Join(warns...)
+	return out, Warn(warns...)
 }
 
 func integrity(rule, title, desc, p string, details map[string]string) findings.Finding {

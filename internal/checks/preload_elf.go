@@ -271,7 +271,7 @@ func checkPreloadLibrary(_ context.Context, env *Env) ([]findings.Finding, error
 			Evidence:    ev, Remediation: "Remove the preload entry and the library, reboot or restart services, then rescan: hidden processes and files become visible.", Confidence: 0.9,
 		})
 	}
-	return out, errors.Join(warns...)
+	return out, Warn(warns...)
 }
 
 // analyseLibrary lists a host library's exports and hashes it.

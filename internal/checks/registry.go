@@ -94,3 +94,27 @@ var ErrSkipped = errors.New("skipped")
 
 // Skipped returns ErrSkipped with a reason.
 func Skipped(reason string) error { return fmt.Errorf("%w: %s", ErrSkipped, reason) }
+
+// Warnings carries problems a check met on the way (a malformed line, an
+// unreadable file) while it still looked at everything else: the engine
+// reports them as warnings and the check as "ok", not "error".
+type Warnings []error
+
+func (w Warnings) Error() string { return errors.Join(w...).Error() }
+
+// Unwrap exposes the individual warnings to errors.Is/As.
+func (w Warnings) Unwrap() []error { return w }
+
+// Warn returns the non-nil errors as Warnings, or nil when there are none.
+func Warn(errs ...error) error {
+	var w Warnings
+	for _, e := range errs {
+		if e != nil {
+			w = append(w, e)
+		}
+	}
+	if len(w) == 0 {
+		return nil
+	}
+	return w
+}

@@ -278,7 +278,7 @@ func checkSSHKeys(_ context.Context, env *Env) ([]findings.Finding, error) {
 	pb, _, err := readText(env, "/etc/passwd")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return out, errors.Join(warns...)
+			return out, Warn(warns...)
 		}
 		return out, errors.Join(append(warns, err)...)
 	}
@@ -306,7 +306,7 @@ func checkSSHKeys(_ context.Context, env *Env) ([]findings.Finding, error) {
 			out = append(out, scanKeyFile(env, ai, u, f, sysMax, &warns)...)
 		}
 	}
-	return out, errors.Join(warns...)
+	return out, Warn(warns...)
 }
 
 func sshdWeak(d SSHDDirective, ai *accountsIntel) (sshdWeakness, bool) {

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -99,27 +100,62 @@ func (r *RootFS) resolve(name string, followLast bool) (string, error) {
 // RealPath returns where name lives on this machine, links resolved in the root.
 func (r *RootFS) RealPath(name string) (string, error) { return r.resolve(name, true) }
 
-// Open opens a host file.
+// MaxReadFile bounds ReadFile: host files are untrusted, and a multi-GiB
+// "crontab" must not exhaust memory. Checks that need more stream via Open.
+const MaxReadFile = 64 << 20
+
+// ErrNotRegular is returned for FIFOs, sockets and devices, which a scan
+// never reads: opening a FIFO planted in an offline root would block forever.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Open opens a regular host file (directories too, for their metadata).
 func (r *RootFS) Open(name string) (File, error) {
 	p, err := r.resolve(name, true)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// Non-blocking, so a FIFO cannot hang the open; it is refused below.
+	f, err := os.OpenFile(p, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		return nil, r.hostErr(err, name)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, r.hostErr(err, name)
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: clean(name), Err: ErrNotRegular}
 	}
 	return f, nil
 }
 
-// ReadFile reads a whole host file.
+// ReadFile reads a whole regular host file of at most MaxReadFile bytes.
 func (r *RootFS) ReadFile(name string) ([]byte, error) {
-	p, err := r.resolve(name, true)
+	f, err := r.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
-	return b, r.hostErr(err, name)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, r.hostErr(err, name)
+	}
+	if st.IsDir() {
+		return nil, &fs.PathError{Op: "read", Path: clean(name), Err: errors.New("is a directory")}
+	}
+	if st.Size() > MaxReadFile {
+		return nil, &fs.PathError{Op: "read", Path: clean(name), Err: fmt.Errorf("file of %d bytes is over the %d-byte limit", st.Size(), MaxReadFile)}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxReadFile+1))
+	if err != nil {
+		return nil, r.hostErr(err, name)
+	}
+	if len(b) > MaxReadFile {
+		return nil, &fs.PathError{Op: "read", Path: clean(name), Err: fmt.Errorf("file grew over the %d-byte limit", MaxReadFile)}
+	}
+	return b, nil
 }
 
 // Stat follows links inside the root.

@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // buildRoot makes a root tree with links that try to escape it.
@@ -105,5 +107,37 @@ func TestNewRootFSErrors(t *testing.T) {
 	}
 	if _, err := NewRootFS(f); err == nil {
 		t.Error("file as root: want error")
+	}
+}
+
+// A FIFO or device in a scanned tree is refused at once, never read: an
+// attacker's FIFO at /etc/ld.so.preload must not hang an offline scan.
+func TestRootFSRefusesSpecialFiles(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := mkfifo(filepath.Join(root, "etc", "ld.so.preload")); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	r, err := NewRootFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ReadFile("/etc/ld.so.preload")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "/etc/ld.so.preload") {
+			t.Errorf("err = %v, want ErrNotRegular naming the host path", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadFile blocked on a FIFO")
+	}
+	if _, err := r.ReadFile("/etc"); err == nil {
+		t.Error("ReadFile of a directory: want an error")
 	}
 }

@@ -133,6 +133,7 @@ func Run(ctx context.Context, h host.Host, opts Options) (*findings.Report, erro
 		if r.err != nil {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("check %s: %v", r.run.ID, r.err))
 		}
+		rep.Warnings = append(rep.Warnings, r.warnings...)
 		rep.Findings = append(rep.Findings, r.findings...)
 	}
 	sortFindings(rep.Findings)
@@ -150,6 +151,7 @@ type checkResult struct {
 	run      findings.CheckRun
 	findings []findings.Finding
 	err      error
+	warnings []string
 }
 
 // runCheck runs one check, turning a panic into an error so one bad parser
@@ -174,7 +176,14 @@ func runCheck(ctx context.Context, c checks.Check, env *checks.Env) (res checkRe
 	}
 	res.findings = fs
 	res.run.Findings = len(fs)
+	var warns checks.Warnings
 	switch {
+	case errors.As(err, &warns):
+		res.run.Status = "ok"
+		res.run.Reason = fmt.Sprintf("%d warnings", len(warns))
+		for _, w := range warns {
+			res.warnings = append(res.warnings, fmt.Sprintf("check %s: %v", info.ID, w))
+		}
 	case errors.Is(err, checks.ErrSkipped):
 		res.run.Status, res.run.Reason = "skipped", strings.TrimPrefix(err.Error(), checks.ErrSkipped.Error()+": ")
 	case err != nil:

@@ -1,0 +1,7 @@
+//go:build !windows
+
+package host
+
+import "syscall"
+
+const oNonblock = syscall.O_NONBLOCK
