@@ -63,7 +63,7 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 	}
 	ew.printf("%s %s — host %s (root %s), %d processes, %d ms\n", rep.Tool, rep.Version, rep.Host.Hostname, rep.Host.Root, rep.Host.Processes, rep.DurationMS)
 	if len(rep.Incidents) == 0 {
-		ew.printf("\n%s\n", bold("No mining process found."))
+		ew.printf("\n%s\n", bold("No sign of mining found."))
 	} else {
 		ew.printf("\n%s\n", bold(fmt.Sprintf("VERDICTS (%d)", len(rep.Incidents))))
 		for _, in := range rep.Incidents {
@@ -105,17 +105,25 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 			ew.printf("%s %-28s %-12s %s\n", sev(f.Severity), f.Rule, where, f.Title)
 		}
 	}
-	var skipped []string
+	// Checks that did not run, one line per reason: an offline root skips
+	// a dozen live checks for the same reason.
+	byReason := map[string][]string{}
 	for _, c := range rep.Checks {
 		if c.Status != "ok" {
-			skipped = append(skipped, fmt.Sprintf("%s (%s: %s)", c.ID, c.Status, c.Reason))
+			k := c.Status + ": " + c.Reason
+			byReason[k] = append(byReason[k], c.ID)
 		}
+	}
+	var skipped []string
+	for reason, ids := range byReason {
+		sort.Strings(ids)
+		skipped = append(skipped, fmt.Sprintf("%s (%s)", strings.Join(ids, ", "), reason))
 	}
 	sort.Strings(skipped)
 	if len(skipped) > 0 || len(rep.Warnings) > 0 {
 		ew.printf("\n%s\n", bold("NOTES"))
 		for _, s := range skipped {
-			ew.printf("  - check %s\n", s)
+			ew.printf("  - not run: %s\n", s)
 		}
 		for i, s := range rep.Warnings {
 			if i == 20 {
