@@ -504,7 +504,9 @@ func (st *state) killLine(stages []stage, lc ctx) {
 				return
 			}
 		}
-		for _, f := range strings.FieldsFunc(lw, func(r rune) bool { return r == '|' || r == '\'' || r == '"' || r == '(' || r == ')' || r == ' ' || r == '/' }) {
+		for _, f := range strings.FieldsFunc(lw, func(r rune) bool {
+			return r == '|' || r == '\'' || r == '"' || r == '(' || r == ')' || r == ' ' || r == '/'
+		}) {
 			if prog, ok := a.db.Program(f); ok && (prog.Kind == "miner" || prog.Kind == "malware") {
 				st.add(Reason{Kind: KillCompetition, Match: f, Detail: killer + " kills " + prog.Name + " (another miner)"}, lc)
 				return

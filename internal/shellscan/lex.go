@@ -43,13 +43,13 @@ type redir struct {
 }
 
 type lexer struct {
-	s     string
-	i     int
-	line  int
-	cmds  []command
-	cur   command
-	word  strings.Builder
-	inW   bool // a word is being built (even an empty quoted one)
+	s    string
+	i    int
+	line int
+	cmds []command
+	cur  command
+	word strings.Builder
+	inW  bool // a word is being built (even an empty quoted one)
 	// heres are here-documents whose bodies start after this line:
 	// indexes of the command and of its redirection.
 	heres [][2]int

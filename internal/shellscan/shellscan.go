@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/minerguard/minerguard/internal/intel"
-
 )
 
 // Kind is what a reason says about a command.
