@@ -167,7 +167,7 @@ func persistFindings(site persistSite, res shellscan.Result) []findings.Finding 
 			if r.Decoded != "" && details["decoded"] == "" {
 				details["decoded"] = Printable(r.Decoded, 4096)
 			}
-			if ev.URL == "" && strings.Contains(r.Match, "://") {
+			if ev.URL == "" && strings.Contains(r.Match, "://") && !strings.ContainsAny(r.Match, " \t|;") {
 				ev.URL = Printable(r.Match, 2048)
 			}
 		}
