@@ -373,7 +373,7 @@ func sysvScripts(env *Env, an *shellscan.Analyzer, warn func(string, error)) []f
 			if strings.HasPrefix(target, "/etc/init.d/") || strings.HasPrefix(target, "/etc/rc.d/init.d/") {
 				continue
 			}
-			site := persistSite{check: servicesCheck, prefix: servicesCheck, what: "rc link", path: lp, line: 0, content: lp + " -> " + t}
+			site := persistSite{check: servicesCheck, prefix: servicesCheck, what: "rc link", path: lp, line: -1, content: lp + " -> " + t}
 			res := an.Analyze(target)
 			out = append(out, persistFindings(site, res)...)
 		}

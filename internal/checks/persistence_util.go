@@ -103,7 +103,7 @@ type persistSite struct {
 	what          string // "cron job", "systemd unit", ... for titles
 	path          string
 	lines         []string // the file's lines, for Content
-	line          int      // when set, every finding is on this line
+	line          int      // when set, every finding is on this line (-1: a link, no line)
 	content       string   // when set, the Content of every finding
 	user          string
 	details       map[string]string
@@ -124,6 +124,8 @@ func persistFindings(site persistSite, res shellscan.Result) []findings.Finding 
 		k := key{r.Line, r.Kind}
 		if site.line > 0 {
 			k.line = site.line
+		} else if site.line < 0 {
+			k.line = 0
 		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -179,12 +181,16 @@ func persistFindings(site persistSite, res shellscan.Result) []findings.Finding 
 		}
 		details["reason"] = Printable(strings.Join(why, "; "), 2048)
 		ev.Details = details
+		where := site.path
+		if k.line > 0 {
+			where = fmt.Sprintf("%s:%d", site.path, k.line)
+		}
 		out = append(out, findings.Finding{
 			Rule:     site.prefix + "." + m.suffix,
 			Check:    site.check,
 			Severity: sev,
 			Signal:   findings.SignalPersistence,
-			Title:    fmt.Sprintf("%s %s:%d %s", site.what, site.path, k.line, m.title),
+			Title:    site.what + " " + Printable(where, 512) + " " + m.title,
 			Description: "A " + site.what + " runs this command every time it fires: " + Printable(strings.Join(why, "; "), 512) +
 				". Cryptojacking droppers (Kinsing, WatchDog, TeamTNT, Rocke, 8220) persist this way to re-install the miner after it is removed.",
 			Evidence:    ev,
