@@ -130,10 +130,10 @@ func TestCronFixtures(t *testing.T) {
 			// Normal admin work: a backup ping, acme.sh renewals, a lock-protected job.
 			name: "admin",
 			tree: map[string]string{
-				"etc/crontab":                  "SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly\n0 3 * * * root curl -fsS https://backup.example.com/ping\n",
+				"etc/crontab":                   "SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly\n0 3 * * * root curl -fsS https://backup.example.com/ping\n",
 				"var/spool/cron/crontabs/alice": "MAILTO=alice@example.com\n*/5 * * * * \"/home/alice/.acme.sh\"/acme.sh --cron --home \"/home/alice/.acme.sh\" > /dev/null\n* * * * * flock -n /tmp/sync.lock /usr/local/bin/sync-data\n",
-				"etc/anacrontab":               "SHELL=/bin/sh\n1\t5\tcron.daily\trun-parts --report /etc/cron.daily\n",
-				"etc/cron.d/garbage":           "\x00\x01\xff\xfe* * * * *\n\n",
+				"etc/anacrontab":                "SHELL=/bin/sh\n1\t5\tcron.daily\trun-parts --report /etc/cron.daily\n",
+				"etc/cron.d/garbage":            "\x00\x01\xff\xfe* * * * *\n\n",
 			},
 			want: nil,
 		},
