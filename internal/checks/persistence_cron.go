@@ -203,7 +203,9 @@ func ParseCrontab(text string, system bool) []CronEntry {
 		}
 		e.Schedule = strings.Join(sched, " ")
 		e.EveryMinute = len(sched) == 5 && (sched[0] == "*" || sched[0] == "*/1" || sched[0] == "0-59") || sched[0] == "@every_minute"
-		e.Command = cronCommand(rest)
+		if e.Command = cronCommand(rest); e.Command == "" {
+			continue // only standard input: nothing to run
+		}
 		out = append(out, e)
 	}
 	return out
