@@ -270,7 +270,14 @@ func (st *state) pools(s stage, lc ctx) {
 			st.add(Reason{Kind: Miner, Match: u.URL, Detail: "names " + u.Host + " (" + d.Category + ")"}, lc)
 		}
 	}
-	for _, w := range a.db.FindWallets(strings.Join(s.words, " ")) {
+	// Wallets are short words; a megabyte blob is not searched whole.
+	var short []string
+	for _, w := range s.words {
+		if len(w) <= 1024 {
+			short = append(short, w)
+		}
+	}
+	for _, w := range a.db.FindWallets(strings.Join(short, " ")) {
 		if w.Strength == "strong" {
 			st.add(Reason{Kind: Miner, Match: w.Address, Detail: "names a " + w.Name + " wallet"}, lc)
 		}
@@ -302,13 +309,13 @@ var b64Blob = regexp.MustCompile(`[A-Za-z0-9+/_-]{16,}={0,2}`)
 // base64 -d <<< X, printf '\x..'.
 func (st *state) decodes(stages []stage, lc, c ctx) {
 	a := st.a
+	// sinkAfter[k]: a later stage runs what stage k writes.
+	sinkAfter := make([]bool, len(stages))
+	for k := len(stages) - 2; k >= 0; k-- {
+		sinkAfter[k] = sinkAfter[k+1] || a.sink(stages[k+1])
+	}
 	for k, s := range stages {
-		ran := c.execOut && k == len(stages)-1
-		for _, t := range stages[k+1:] {
-			if a.sink(t) {
-				ran = true
-			}
-		}
+		ran := c.execOut && k == len(stages)-1 || sinkAfter[k]
 		if d, ok := a.decoders[s.base]; ok && decodeFlag(s, d) {
 			var payloads []string
 			for _, r := range s.cmd.redirs {
