@@ -140,7 +140,7 @@ func TestCronFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env, _ := offlineEnv(t, tc.tree)
+			env, _ := treeEnv(t, tc.tree)
 			fs := runCheck(t, env, "persistence.cron")
 			wantKeys(t, fs, tc.want)
 			if tc.check != nil {

@@ -8,22 +8,17 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
-	"github.com/minerguard/minerguard/internal/host"
-	"github.com/minerguard/minerguard/internal/intel"
 )
 
 // offlineEnv builds an offline host from a tree (see writeTree).
-func offlineEnv(t *testing.T, tree map[string]string) (*Env, string) {
+func treeEnv(t *testing.T, tree map[string]string) (*Env, string) {
 	t.Helper()
 	root := t.TempDir()
 	writeTree(t, root, tree)
-	h, err := host.Offline(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewEnv(h, intel.MustLoad(), nil, nil), root
+	return offlineEnvAt(t, root)
 }
 
 // runCheck runs a registered check and fails on error.
@@ -113,9 +108,5 @@ func copyHostTree(t *testing.T, root string, dirs ...string) {
 // offlineEnvAt builds an offline host from an existing root directory.
 func offlineEnvAt(t *testing.T, root string) (*Env, string) {
 	t.Helper()
-	h, err := host.Offline(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewEnv(h, intel.MustLoad(), nil, nil), root
+	return offlineEnv(t, root, time.Now()), root
 }

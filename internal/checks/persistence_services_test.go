@@ -120,7 +120,7 @@ func TestServicesFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env, _ := offlineEnv(t, tc.tree)
+			env, _ := treeEnv(t, tc.tree)
 			fs := runCheck(t, env, "persistence.services")
 			wantKeys(t, fs, tc.want)
 			if tc.check != nil {
