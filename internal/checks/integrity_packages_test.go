@@ -2,6 +2,7 @@ package checks
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/pkgdb"
+	"github.com/minerguard/minerguard/internal/pkgdb/pkgdbtest"
 )
 
 func md5hex(s string) string {
@@ -184,5 +187,51 @@ func TestIntegrityIntelLoads(t *testing.T) {
 	}
 	if len(v.Packages.VerifyDirs) == 0 || len(v.Hosts.Protected) == 0 || len(v.Attributes.Paths) == 0 {
 		t.Fatalf("%+v", v)
+	}
+}
+
+func TestIntegrityPackagesRPM(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"bin":             "->usr/bin",
+		"usr/bin/ls":      elfLs,
+		"usr/bin/ps":      "\x7fELF ps binary with a hook",
+		"usr/bin/kswapd0": "\x7fELF miner",
+	})
+	sha := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(h[:])
+	}
+	pkg := func(name, file, content string) []byte {
+		return pkgdbtest.Header([]pkgdbtest.Entry{
+			{Tag: pkgdb.TagName, Type: pkgdbtest.TypeString, Val: name},
+			{Tag: pkgdb.TagVersion, Type: pkgdbtest.TypeString, Val: "1.0"},
+			{Tag: pkgdb.TagFileModes, Type: pkgdbtest.TypeInt16, Val: []uint16{0o100755}},
+			{Tag: pkgdb.TagFileDigests, Type: pkgdbtest.TypeStringArray, Val: []string{sha(content)}},
+			{Tag: pkgdb.TagDirIndexes, Type: pkgdbtest.TypeInt32, Val: []uint32{0}},
+			{Tag: pkgdb.TagBaseNames, Type: pkgdbtest.TypeStringArray, Val: []string{file}},
+			{Tag: pkgdb.TagDirNames, Type: pkgdbtest.TypeStringArray, Val: []string{"/usr/bin/"}},
+			{Tag: pkgdb.TagFileDigestAlgo, Type: pkgdbtest.TypeInt32, Val: []uint32{uint32(pkgdb.AlgoSHA256)}},
+		})
+	}
+	dir := filepath.Join(root, "usr/lib/sysimage/rpm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := pkgdbtest.WriteRPMDB(filepath.Join(dir, "rpmdb.sqlite"), pkg("coreutils", "ls", elfLs), pkg("procps-ng", "ps", elfPs)); err != nil {
+		t.Fatal(err)
+	}
+	fs := runOn(t, fileEnv(t, root), "integrity.packages", 0)
+	want := []string{
+		"integrity.package_modified high /usr/bin/ps",
+		"integrity.unowned_executable medium /usr/bin/kswapd0",
+	}
+	if got := ruleSet(fs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s", strings.Join(got, "\n"))
+	}
+	for _, f := range fs {
+		if f.Evidence.Path == "/usr/bin/ps" && (!strings.Contains(f.Remediation, "dnf reinstall procps-ng") || f.Evidence.Details["algo"] != "sha256") {
+			t.Fatalf("%+v %s", f.Evidence, f.Remediation)
+		}
 	}
 }

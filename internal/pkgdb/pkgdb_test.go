@@ -2,14 +2,13 @@ package pkgdb
 
 import (
 	"bytes"
-	"database/sql"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/minerguard/minerguard/internal/host"
+	"github.com/minerguard/minerguard/internal/pkgdb/pkgdbtest"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
@@ -157,68 +156,27 @@ func TestParseDiversions(t *testing.T) {
 	}
 }
 
-// hdrEntry is one tag for buildHeader.
-type hdrEntry struct {
-	tag, typ int
-	val      any // string, []string, []uint32 (INT32), []uint16 (INT16)
-}
+type hdrEntry = pkgdbtest.Entry
 
-// buildHeader writes an rpmdb header blob the way rpm's headerExport does.
-func buildHeader(entries []hdrEntry) []byte {
-	var index, data bytes.Buffer
-	for _, e := range entries {
-		count := 1
-		switch v := e.val.(type) {
-		case []uint32:
-			for data.Len()%4 != 0 {
-				data.WriteByte(0)
-			}
-		case []uint16:
-			for data.Len()%2 != 0 {
-				data.WriteByte(0)
-			}
-			_ = v
-		}
-		off := data.Len()
-		switch v := e.val.(type) {
-		case string:
-			data.WriteString(v + "\x00")
-		case []string:
-			count = len(v)
-			for _, s := range v {
-				data.WriteString(s + "\x00")
-			}
-		case []uint32:
-			count = len(v)
-			binary.Write(&data, binary.BigEndian, v)
-		case []uint16:
-			count = len(v)
-			binary.Write(&data, binary.BigEndian, v)
-		}
-		binary.Write(&index, binary.BigEndian, []uint32{uint32(e.tag), uint32(e.typ), uint32(off), uint32(count)})
-	}
-	var out bytes.Buffer
-	binary.Write(&out, binary.BigEndian, []uint32{uint32(len(entries)), uint32(data.Len())})
-	out.Write(index.Bytes())
-	out.Write(data.Bytes())
-	return out.Bytes()
-}
+func buildHeader(entries []hdrEntry) []byte { return pkgdbtest.Header(entries) }
+
+func hdr(tag, typ int, val any) hdrEntry { return hdrEntry{Tag: tag, Type: typ, Val: val} }
 
 const sha256Ls = "8a4c8a1f0b7e8f6c0e5f1d2c3b4a59687766554433221100ffeeddccbbaa9988"
 
 func procpsHeader() []byte {
 	return buildHeader([]hdrEntry{
-		{TagName, typeString, "coreutils"},
-		{TagVersion, typeString, "8.32"},
-		{TagRelease, typeString, "34.el9"},
-		{TagArch, typeString, "x86_64"},
-		{TagFileModes, typeInt16, []uint16{0o40755, 0o100755, 0o100644, 0o120777}},
-		{TagFileDigests, typeStringArray, []string{"", sha256Ls, strings.Repeat("ab", 32), ""}},
-		{TagFileFlags, typeInt32, []uint32{0, 0, rpmFileConfig, 0}},
-		{TagDirIndexes, typeInt32, []uint32{0, 1, 2, 1}},
-		{TagBaseNames, typeStringArray, []string{"bin", "ls", "coreutils.conf", "dir"}},
-		{TagDirNames, typeStringArray, []string{"/usr/", "/usr/bin/", "/etc/"}},
-		{TagFileDigestAlgo, typeInt32, []uint32{uint32(AlgoSHA256)}},
+		hdr(TagName, typeString, "coreutils"),
+		hdr(TagVersion, typeString, "8.32"),
+		hdr(TagRelease, typeString, "34.el9"),
+		hdr(TagArch, typeString, "x86_64"),
+		hdr(TagFileModes, typeInt16, []uint16{0o40755, 0o100755, 0o100644, 0o120777}),
+		hdr(TagFileDigests, typeStringArray, []string{"", sha256Ls, strings.Repeat("ab", 32), ""}),
+		hdr(TagFileFlags, typeInt32, []uint32{0, 0, rpmFileConfig, 0}),
+		hdr(TagDirIndexes, typeInt32, []uint32{0, 1, 2, 1}),
+		hdr(TagBaseNames, typeStringArray, []string{"bin", "ls", "coreutils.conf", "dir"}),
+		hdr(TagDirNames, typeStringArray, []string{"/usr/", "/usr/bin/", "/etc/"}),
+		hdr(TagFileDigestAlgo, typeInt32, []uint32{uint32(AlgoSHA256)}),
 	})
 }
 
@@ -260,10 +218,10 @@ func TestParseHeader(t *testing.T) {
 	}
 	// A dir index past the dir names is an error, not a panic.
 	h, _ = ParseHeader(buildHeader([]hdrEntry{
-		{TagName, typeString, "x"},
-		{TagDirIndexes, typeInt32, []uint32{5}},
-		{TagBaseNames, typeStringArray, []string{"ls"}},
-		{TagDirNames, typeStringArray, []string{"/usr/bin/"}},
+		hdr(TagName, typeString, "x"),
+		hdr(TagDirIndexes, typeInt32, []uint32{5}),
+		hdr(TagBaseNames, typeStringArray, []string{"ls"}),
+		hdr(TagDirNames, typeStringArray, []string{"/usr/bin/"}),
 	}))
 	if _, err := ParsePackage(h); err == nil || !strings.Contains(err.Error(), "dir index 5") {
 		t.Fatalf("err %v", err)
@@ -277,25 +235,10 @@ func TestRPMSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "rpmdb.sqlite")
-	sqldb, err := sql.Open("sqlite", file)
-	if err != nil {
+	pub := buildHeader([]hdrEntry{hdr(TagName, typeString, "gpg-pubkey")})
+	if err := pkgdbtest.WriteRPMDB(file, procpsHeader(), pub, []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)",
-		"CREATE TABLE Basenames (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL)",
-	} {
-		if _, err := sqldb.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pub := buildHeader([]hdrEntry{{TagName, typeString, "gpg-pubkey"}})
-	for _, blob := range [][]byte{procpsHeader(), pub, []byte("garbage")} {
-		if _, err := sqldb.Exec("INSERT INTO Packages (blob) VALUES (?)", blob); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sqldb.Close()
 	before, _ := os.ReadFile(file)
 
 	h, _ := host.Offline(root)
@@ -331,7 +274,7 @@ func TestRPMSQLite(t *testing.T) {
 
 func FuzzParseHeader(f *testing.F) {
 	f.Add(procpsHeader())
-	f.Add(buildHeader([]hdrEntry{{TagName, typeString, "x"}}))
+	f.Add(buildHeader([]hdrEntry{hdr(TagName, typeString, "x")}))
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseHeader(b)
