@@ -159,7 +159,7 @@ func attrFinding(p, letters string, sev findings.Severity, dir bool) findings.Fi
 		Signal:      findings.SignalIntegrity,
 		Title:       fmt.Sprintf("%s is %s (chattr +%s)", Printable(p, 256), what, letters),
 		Description: fmt.Sprintf("The %s carries the %s inode flag: not even root can change or delete it until the flag is cleared. Mining malware sets it on its cron jobs, SSH keys, ld.so.preload, account files and replaced binaries so that administrators' cleanup and competing malware fail with \"Operation not permitted\". Administrators rarely set it on these files.", kind, what),
-		Evidence:    findings.Evidence{Path: p, Details: map[string]string{"flags": letters}},
+		Evidence:    findings.Evidence{Path: Printable(p, 4096), Details: map[string]string{"flags": letters}},
 		Remediation: fmt.Sprintf("Cleaning must clear the flag first: chattr -ia %s (check that chattr itself is genuine: integrity.packages). Then review the content, and look for a process or cron job that sets it again.", p),
 		Confidence:  0.75,
 	}

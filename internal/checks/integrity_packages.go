@@ -369,7 +369,7 @@ func modifiedFinding(fsys host.FS, bf *binFile, cmd string) findings.Finding {
 		Signal:      findings.SignalIntegrity,
 		Title:       fmt.Sprintf("%s differs from package %s", Printable(bf.path, 256), Printable(pkg, 64)),
 		Description: fmt.Sprintf("The %s digest of this system binary does not match the one the package manager recorded when %s was installed. Mining malware replaces tools such as ps, top and netstat to hide itself, or plants its loader in a system binary; legitimate changes to packaged binaries are rare (prelink, a manual rebuild).", bf.owned.Algo, Printable(pkg, 64)),
-		Evidence:    findings.Evidence{Path: bf.path, SHA256: bf.sha256, Size: bf.size, Details: details},
+		Evidence:    findings.Evidence{Path: Printable(bf.path, 4096), SHA256: bf.sha256, Size: bf.size, Details: details},
 		Remediation: fmt.Sprintf("Keep a copy for analysis, clear immutable attributes if set (chattr -ia %s), then restore the package: %s. Treat the host as compromised until the cause is known.", bf.path, cmd),
 		Confidence:  0.85,
 	}
@@ -387,7 +387,7 @@ func unownedFinding(fsys host.FS, bf *binFile, sev findings.Severity, manager st
 		Signal:      findings.SignalIntegrity,
 		Title:       fmt.Sprintf("%s (%s) belongs to no %s package", Printable(bf.path, 256), kind, manager),
 		Description: "An executable in a system binary directory that the package manager did not install. Droppers put miners and their helpers here so they run from a trusted-looking path.",
-		Evidence:    findings.Evidence{Path: bf.path, SHA256: bf.sha256, Size: bf.size, Details: map[string]string{"kind": kind}},
+		Evidence:    findings.Evidence{Path: Printable(bf.path, 4096), SHA256: bf.sha256, Size: bf.size, Details: map[string]string{"kind": kind}},
 		Remediation: "Find out who installed it (file times, shell history, configuration management); if nobody did, keep a copy, remove it, and look for what starts it (cron, systemd units).",
 		Confidence:  0.6,
 	}
@@ -422,7 +422,7 @@ func wrapperFinding(fsys host.FS, bf *binFile, patterns []string, reinstall func
 		sev, conf = findings.High, 0.9
 		desc = fmt.Sprintf("%s is a script that filters the output of the real tool (%s): the classic way miners hide their processes, files and connections from administrators.", tool, strings.Join(match, "; "))
 	}
-	ev := findings.Evidence{Path: bf.path, SHA256: bf.sha256, Size: bf.size, Match: match, Line: line, Content: Printable(string(bf.head), 2048)}
+	ev := findings.Evidence{Path: Printable(bf.path, 4096), SHA256: bf.sha256, Size: bf.size, Match: match, Line: line, Content: Printable(string(bf.head), 2048)}
 	rem := fmt.Sprintf("Do not trust %s's output on this host (minerguard reads /proc itself). Keep the script for analysis, run chattr -ia %s, then remove it", tool, bf.path)
 	if bf.owned != nil {
 		ev.Details = map[string]string{"package": bf.owned.Package}
@@ -449,7 +449,7 @@ func downloaderCopyFinding(bf *binFile, orig string) findings.Finding {
 		Signal:      findings.SignalIntegrity,
 		Title:       fmt.Sprintf("%s is a copy of %s", Printable(bf.path, 256), orig),
 		Description: fmt.Sprintf("The file is byte-for-byte %s under another name. Mining droppers copy curl and wget to new names, then remove or break the originals so that administrators and competing malware cannot download, while their own cron jobs keep fetching payloads.", orig),
-		Evidence:    findings.Evidence{Path: bf.path, SHA256: bf.sha256, Size: bf.size, Paths: []string{orig}},
+		Evidence:    findings.Evidence{Path: Printable(bf.path, 4096), SHA256: bf.sha256, Size: bf.size, Paths: []string{orig}},
 		Remediation: fmt.Sprintf("Find what runs %s (cron, systemd units, shell profiles), then delete the copy (chattr -ia first if it is immutable).", bf.path),
 		Confidence:  0.8,
 	}

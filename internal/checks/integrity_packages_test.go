@@ -96,6 +96,7 @@ func TestIntegrityPackages(t *testing.T) {
 		"/usr/bin/curl":                        {elfCurl, "curl"},
 		"/usr/bin/wget":                        {elfWget, "wget"},
 		"/usr/bin/README":                      {"just text", ""},
+		"/usr/bin/evil\nname":                  {"\x7fELF", ""},
 		"/usr/bin/x.dpkg-new":                  {"\x7fELF being upgraded", ""},
 		"/usr/sbin/cron":                       {"\x7fELF cron", "cron"},
 		"/usr/lib/systemd/systemd-journald":    {"\x7fELF journald", "systemd"},
@@ -122,6 +123,7 @@ func TestIntegrityPackages(t *testing.T) {
 		"integrity.package_modified high /usr/lib/systemd/system/ssh.service",
 		"integrity.tool_wrapper high /usr/bin/top",
 		"integrity.tool_wrapper high /usr/local/bin/ss",
+		`integrity.unowned_executable medium /usr/bin/evil\x0aname`,
 		"integrity.unowned_executable medium /usr/bin/top.orig",
 	}
 	if got := ruleSet(fs); strings.Join(got, "\n") != strings.Join(want, "\n") {
