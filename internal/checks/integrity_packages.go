@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
@@ -63,6 +64,9 @@ type binFile struct {
 	verified  bool
 	wantSHA   bool
 	isWrapped bool
+	// unchanged: the inode has not changed since the package manager
+	// recorded its digest, so hashing it can only confirm the record.
+	unchanged bool
 }
 
 func checkIntegrityPackages(ctx context.Context, env *Env) ([]findings.Finding, error) {
@@ -168,7 +172,7 @@ func checkIntegrityPackages(ctx context.Context, env *Env) ([]findings.Finding, 
 		go func() {
 			defer wg.Done()
 			for bf := range jobs {
-				readBinFile(fsys, bf, underVerified(bf.path))
+				readBinFile(fsys, bf, underVerified(bf.path), !env.Full)
 			}
 		}()
 	}
@@ -202,7 +206,7 @@ func checkIntegrityPackages(ctx context.Context, env *Env) ([]findings.Finding, 
 		}
 		script := bytes.HasPrefix(bf.head, []byte("#!"))
 		exe := script || bytes.HasPrefix(bf.head, []byte("\x7fELF"))
-		modified := bf.owned != nil && bf.verified && !bf.digestOK
+		modified := bf.owned != nil && bf.verified && !bf.digestOK && !bf.unchanged
 		switch {
 		case bf.isWrapped && script && (bf.owned == nil || modified):
 			out = append(out, wrapperFinding(fsys, bf, pc.FilterPatterns, reinstall))
@@ -283,13 +287,28 @@ func newHash(a pkgdb.Algo) hash.Hash {
 // readBinFile reads a file once: its head always, and its whole content
 // through the hashes it needs (the package digest, sha256 for a possible
 // downloader copy, the text of a possible wrapper script).
-func readBinFile(fsys host.FS, bf *binFile, verify bool) {
+// ctimeSlack allows for dpkg writing .md5sums a moment after unpacking.
+const ctimeSlack = 5 * time.Second
+
+// readBinFile reads a file once for its head and the digests it needs.
+// With trustCtime, a packaged file whose inode change time (which no
+// user-space call can set back) predates its package's digest record is
+// not hashed: it cannot have changed since installation. --full hashes all.
+func readBinFile(fsys host.FS, bf *binFile, verify, trustCtime bool) {
 	f, err := fsys.Open(bf.path)
 	if err != nil {
 		bf.readErr = err
 		return
 	}
 	defer f.Close()
+	if trustCtime && verify && bf.owned != nil && !bf.owned.Recorded.IsZero() {
+		if st, err := f.Stat(); err == nil {
+			if ct, ok := changeTime(st); ok && !ct.After(bf.owned.Recorded.Add(ctimeSlack)) {
+				bf.unchanged = true
+				verify = false
+			}
+		}
+	}
 	headSize := 4
 	if bf.isWrapped {
 		headSize = maxScriptRead
@@ -376,7 +395,12 @@ func modifiedFinding(fsys host.FS, bf *binFile, cmd string) findings.Finding {
 }
 
 func unownedFinding(fsys host.FS, bf *binFile, sev findings.Severity, manager string) findings.Finding {
-	fillSHA(fsys, bf)
+	if sev > findings.Info {
+		// Hash what needs follow-up only: admins' own tools in /usr/local
+		// are listed for review, and hashing a 100 MB terraform on every
+		// scan is most of this check's cost.
+		fillSHA(fsys, bf)
+	}
 	kind := "ELF binary"
 	if bytes.HasPrefix(bf.head, []byte("#!")) {
 		kind = "script"

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
@@ -27,6 +28,13 @@ func md5hex(s string) string {
 // content and owning package ("" = unowned); pkgFiles that are listed in a
 // package but whose content on disk differs are given by shipped.
 func debRoot(t *testing.T, files map[string][2]string, shipped map[string]string) string {
+	t.Helper()
+	return debRootAt(t, files, shipped, time.Now().Add(-24*time.Hour))
+}
+
+// debRootAt is debRoot with the packages' digests recorded at installed:
+// in the past, like a real system tampered with after installation.
+func debRootAt(t *testing.T, files map[string][2]string, shipped map[string]string, installed time.Time) string {
 	t.Helper()
 	root := t.TempDir()
 	tree := map[string]string{"bin": "->usr/bin", "sbin": "->usr/sbin"}
@@ -56,7 +64,30 @@ func debRoot(t *testing.T, files map[string][2]string, shipped map[string]string
 	}
 	tree["var/lib/dpkg/status"] = status.String()
 	writeTree(t, root, tree)
+	for _, pkg := range pkgs {
+		if err := os.Chtimes(filepath.Join(root, "var/lib/dpkg/info", pkg+".md5sums"), installed, installed); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return root
+}
+
+// TestIntegrityPackagesCtimeFastPath: a packaged file whose inode has not
+// changed since its digest was recorded is not hashed (so a mismatch
+// planted "before installation" goes unseen), and --full hashes it anyway.
+func TestIntegrityPackagesCtimeFastPath(t *testing.T) {
+	files := map[string][2]string{"/usr/bin/ps": {"\x7fELF ps binary with a hook", "procps"}}
+	shipped := map[string]string{"/usr/bin/ps": elfPs}
+	// Recorded an hour from now: every file's ctime is older.
+	root := debRootAt(t, files, shipped, time.Now().Add(time.Hour))
+	env := fileEnv(t, root)
+	if got := ruleSet(runOn(t, env, "integrity.packages", 0)); len(got) != 0 {
+		t.Errorf("fast path: got %v, want nothing (file unchanged since the record)", got)
+	}
+	env.Full = true
+	if got := ruleSet(runOn(t, env, "integrity.packages", 0)); strings.Join(got, ",") != "integrity.package_modified high /usr/bin/ps" {
+		t.Errorf("--full: got %v, want the modified ps", got)
+	}
 }
 
 func fileEnv(t *testing.T, root string) *Env {

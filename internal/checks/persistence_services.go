@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -429,10 +430,19 @@ func newPackageFiles(env *Env) packageFiles {
 		if err != nil {
 			continue
 		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "/") {
-				set[l] = true
+		for len(b) > 0 {
+			var l []byte
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				l, b = b[:i], b[i+1:]
+			} else {
+				l, b = b, nil
 			}
+			// Docs, locales and headers (most of every package) are never
+			// a unit or a program a unit starts: not worth a map entry.
+			if len(l) == 0 || l[0] != '/' || bytes.HasPrefix(l, []byte("/usr/share/")) || bytes.HasPrefix(l, []byte("/usr/include/")) {
+				continue
+			}
+			set[string(l)] = true
 		}
 	}
 	if len(set) == 0 {

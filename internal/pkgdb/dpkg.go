@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/host"
 )
@@ -272,6 +273,10 @@ func OpenDpkg(fsys host.FS, dirs []string) (*DB, error) {
 			}
 			continue
 		}
+		var recorded time.Time
+		if st, err := fsys.Stat(dpkgInfo + "/" + stem + ".md5sums"); err == nil {
+			recorded = st.ModTime()
+		}
 		if bad := ParseMD5Sums(mb, func(raw []byte, sum string) {
 			p, ok := filter.matchBytes(raw)
 			if !ok {
@@ -282,7 +287,7 @@ func OpenDpkg(fsys host.FS, dirs []string) (*DB, error) {
 				p = d.to
 			}
 			if f, ok := db.Files[p]; ok && f.Package == pkg && !f.Conffile {
-				f.Digest, f.Algo = sum, AlgoMD5
+				f.Digest, f.Algo, f.Recorded = sum, AlgoMD5, recorded
 			}
 		}); bad > 0 {
 			db.Warnings = append(db.Warnings, fmt.Sprintf("%s/%s.md5sums: %d malformed lines", dpkgInfo, stem, bad))

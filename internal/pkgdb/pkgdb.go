@@ -16,6 +16,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/host"
 )
@@ -83,6 +84,9 @@ type File struct {
 	// Diverted is set on a file dpkg-divert moved here from its packaged
 	// name; Package is then the package that shipped it.
 	Diverted string
+	// Recorded is when the package manager wrote the digest (the mtime of
+	// dpkg's .md5sums, written right after unpacking); zero when unknown.
+	Recorded time.Time
 }
 
 // Diversion is one dpkg-divert entry: From is renamed to To, and the
