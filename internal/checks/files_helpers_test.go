@@ -27,6 +27,12 @@ func filesFixture(t *testing.T, files map[string]fxFile) (*Env, string) {
 	root := t.TempDir()
 	for hp, f := range files {
 		dst := filepath.Join(root, filepath.FromSlash(hp))
+		if strings.HasSuffix(hp, "/") {
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue // a bare directory
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -35,9 +41,6 @@ func filesFixture(t *testing.T, files map[string]fxFile) (*Env, string) {
 				t.Fatal(err)
 			}
 			continue
-		}
-		if strings.HasSuffix(hp, "/") {
-			continue // a bare directory
 		}
 		b := []byte(f.data)
 		if src, ok := strings.CutPrefix(f.data, "@"); ok {
