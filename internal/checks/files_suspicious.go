@@ -118,8 +118,59 @@ func checkFilesSuspicious(ctx context.Context, env *Env) ([]findings.Finding, er
 	if w.truncated {
 		out = append(out, searchTruncated("files.suspicious", budget))
 	}
+	out = groupLocationFindings(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Evidence.Path < out[j].Evidence.Path })
 	return out, nil
+}
+
+// maxPerDir is how many unsigned executables one directory may yield
+// before they are reported as one finding: an unpacked toolchain or root
+// filesystem in /tmp is one fact, not three hundred.
+const maxPerDir = 5
+
+// groupLocationFindings folds the temp/hidden executable findings of a
+// directory with more than maxPerDir of them into one finding about the
+// directory (Paths lists the first files). Signature, packer, config and
+// script findings are never folded.
+func groupLocationFindings(in []findings.Finding) []findings.Finding {
+	byDir := map[string][]int{}
+	for i, f := range in {
+		if f.Rule == "files.temp_executable" || f.Rule == "files.hidden_executable" {
+			d := path.Dir(f.Evidence.Path)
+			byDir[d] = append(byDir[d], i)
+		}
+	}
+	drop := map[int]bool{}
+	var add []findings.Finding
+	for d, idx := range byDir {
+		if len(idx) <= maxPerDir {
+			continue
+		}
+		first := in[idx[0]]
+		g := first
+		g.Evidence = findings.Evidence{Path: d, Details: map[string]string{"executables": fmt.Sprint(len(idx)), "location": first.Evidence.Details["location"]}}
+		for _, i := range idx {
+			drop[i] = true
+			if len(g.Evidence.Paths) < 20 {
+				g.Evidence.Paths = append(g.Evidence.Paths, in[i].Evidence.Path)
+			}
+		}
+		sort.Strings(g.Evidence.Paths)
+		g.Confidence = 0.4
+		g.Title = fmt.Sprintf("%d executables in a %s: %s", len(idx), first.Evidence.Details["location"], Printable(d, 200))
+		g.Description = fmt.Sprintf("%s holds %d programs without miner signatures (an unpacked archive or toolchain, or a dropper's staging directory); the first are listed.", Printable(d, 400), len(idx))
+		add = append(add, g)
+	}
+	if len(add) == 0 {
+		return in
+	}
+	out := make([]findings.Finding, 0, len(in)-len(drop)+len(add))
+	for i, f := range in {
+		if !drop[i] {
+			out = append(out, f)
+		}
+	}
+	return append(out, add...)
 }
 
 // searchTruncated says a walk hit its entry budget: what was not looked at
@@ -150,6 +201,9 @@ func inspectFile(env *Env, fi *filesIntel, p string, d fs.DirEntry, scope fileSc
 	defer f.Close()
 	head := readHead(f, headerSize)
 	if k := classifyExe(head, f); k != exeNone {
+		if (k == exeELF || k == exeELFLib) && isMinerguardBuild(f) {
+			return nil, false
+		}
 		return executableFinding(env, fi, p, f, k, info, scope, home)
 	}
 	var out []findings.Finding
@@ -186,6 +240,9 @@ func hasExt(name string, exts []string) bool {
 // ("" when it is not): a temp dir, or a hidden directory that no known
 // tool uses.
 func suspectLocation(env *Env, p string, k exeKind, scope fileScope, home string) string {
+	if k == exeELFObj {
+		return "" // compiler output (cc's /tmp/ccXXXX.o) cannot run
+	}
 	if d, ok := env.Intel.InTempDir(p); ok {
 		if _, allowed := env.Intel.TempExeAllowed(p); allowed {
 			return ""

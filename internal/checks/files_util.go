@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
@@ -360,6 +361,7 @@ const (
 	exeELF            // an ELF program (executable or PIE)
 	exeELFLib         // an ELF shared library or object
 	exePE             // a Windows PE image
+	exeELFObj         // an ELF relocatable object (compiler output; cannot run)
 )
 
 func (k exeKind) String() string {
@@ -370,6 +372,8 @@ func (k exeKind) String() string {
 		return "ELF shared object"
 	case exePE:
 		return "PE (Windows) executable"
+	case exeELFObj:
+		return "ELF object file"
 	}
 	return "file"
 }
@@ -389,6 +393,8 @@ func classifyExe(head []byte, f io.ReaderAt) exeKind {
 			typ = binary.LittleEndian.Uint16(head[16:18])
 		}
 		switch elf.Type(typ) {
+		case elf.ET_REL:
+			return exeELFObj
 		case elf.ET_EXEC:
 			return exeELF
 		case elf.ET_DYN:
@@ -416,6 +422,19 @@ func classifyExe(head []byte, f io.ReaderAt) exeKind {
 		}
 	}
 	return exeNone
+}
+
+// minerguardModule is this program's Go module path.
+const minerguardModule = "github.com/minerguard/minerguard"
+
+// isMinerguardBuild reports whether f is a Go program built from
+// minerguard's own module (the scanner, its tests and tools): it embeds
+// every signature as intel data, and admins commonly copy it to /tmp to
+// run it. A miner would have to be a Go program claiming this module path
+// to pass, and it still faces the process checks when it runs.
+func isMinerguardBuild(f io.ReaderAt) bool {
+	bi, err := buildinfo.Read(f)
+	return err == nil && bi.Main.Path == minerguardModule
 }
 
 // readHead reads up to n bytes from the start of a file.
