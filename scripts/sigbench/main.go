@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,20 @@ func main() {
 	yaraOut := flag.String("yara", "", "write the intel signatures as YARA rules to this file")
 	dir := flag.String("scan", "", "scan every regular file under this directory")
 	jobs := flag.Int("j", 2, "scanning workers")
+	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	db := intel.MustLoad()
 	switch {
 	case *yaraOut != "":
@@ -38,7 +52,6 @@ func main() {
 	case *dir != "":
 		if err := scan(db, *dir, *jobs); err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
 		}
 	default:
 		flag.Usage()
