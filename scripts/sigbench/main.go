@@ -121,7 +121,6 @@ func yaraRules(db *intel.DB) string {
 	return b.String()
 }
 
-
 func scan(db *intel.DB, dir string, jobs int) error {
 	sc := sigscan.New(db)
 	paths := make(chan string, 256)
