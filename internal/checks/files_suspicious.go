@@ -61,7 +61,7 @@ func suspiciousRoots(env *Env, fi *filesIntel) []suspiciousSearch {
 	for _, d := range env.Intel.Processes.TempDirs {
 		out = append(out, suspiciousSearch{root: d, scope: scopeTemp, lim: walkLimits{maxDepth: depth}})
 	}
-	for _, h := range homeDirs(env.Host.FS()) {
+	for _, h := range userHomes(env.Host.FS()) {
 		home := h
 		out = append(out, suspiciousSearch{root: home, scope: scopeHome, lim: walkLimits{
 			maxDepth: max(s.HomeHiddenDepth, s.HomePlainDepth),

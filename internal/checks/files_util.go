@@ -477,10 +477,12 @@ func fileSHA256(fsys host.FS, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// homeDirs lists /root and the directories in /home (not /etc/passwd: an
+// userHomes lists /root and the directories in /home: where people keep
+// files. Not /etc/passwd: system accounts' "homes" (/bin, /usr/sbin,
+// /var/lib/x) are not places to search for a user's wallets and tools, an
 // offline root's passwd may be gone while the homes remain, and users
-// created by malware still get a directory here).
-func homeDirs(fsys host.FS) []string {
+// created by malware still get a directory here.
+func userHomes(fsys host.FS) []string {
 	out := []string{}
 	if st, err := fsys.Lstat("/root"); err == nil && st.IsDir() {
 		out = append(out, "/root")

@@ -52,15 +52,33 @@ func listDir(env *Env, dir string) ([]fs.DirEntry, error) {
 	return es, err
 }
 
-// homeDirs lists users' home directories from the host's /etc/passwd
-// (root's included), each once, sorted.
+// homeDirs lists users' home directories, each once, sorted: those in the
+// host's /etc/passwd (root's included), plus /root and every directory in
+// /home — an offline root's passwd may be gone while the homes remain, and
+// users created by malware still get a directory there.
 func homeDirs(env *Env) []string {
-	b, _, err := readHostText(env, "/etc/passwd")
-	if err != nil {
-		return nil
-	}
+	fsys := env.Host.FS()
 	seen := map[string]bool{}
 	var out []string
+	addDir := func(h string) {
+		if st, err := fsys.Lstat(h); err == nil && st.IsDir() && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	addDir("/root")
+	if ents, err := fsys.ReadDir("/home"); err == nil {
+		for _, d := range ents {
+			if d.IsDir() {
+				addDir(path.Join("/home", d.Name()))
+			}
+		}
+	}
+	b, _, err := readHostText(env, "/etc/passwd")
+	if err != nil {
+		sort.Strings(out)
+		return out
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(line, ":")
 		if len(f) < 7 {

@@ -33,7 +33,7 @@ func checkWallets(ctx context.Context, env *Env) ([]findings.Finding, error) {
 		return nil, err
 	}
 	fsys := env.Host.FS()
-	homes := homeDirs(fsys)
+	homes := userHomes(fsys)
 	var out []findings.Finding
 	w := newWalker(fsys, fi.Search.MaxEntries, fi.Search.SkipDirs)
 	for _, h := range append(homes, env.Paths...) {
