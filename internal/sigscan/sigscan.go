@@ -56,6 +56,9 @@ type Scanner struct {
 	kinds []patKind
 	mu    sync.Mutex
 	cache map[key]*entry
+	// bufs recycles read buffers: allocating and zeroing a fresh chunk per
+	// file cost more than matching when a scan reads many small files.
+	bufs sync.Pool
 	// chunk is the read size (ChunkSize; tests shrink it to cross many
 	// chunk boundaries).
 	chunk int
@@ -166,7 +169,14 @@ func (s *Scanner) scan(f io.ReaderAt, size int64) (*Result, error) {
 		return nil, s.acErr
 	}
 	st := s.ac.NewStream()
-	buf := make([]byte, min(s.chunk, MaxBytes))
+	size0 := min(s.chunk, MaxBytes)
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil || len(*bp) != size0 {
+		b := make([]byte, size0)
+		bp = &b
+	}
+	defer s.bufs.Put(bp)
+	buf := *bp
 	var off int64
 	truncated := false
 	for {
