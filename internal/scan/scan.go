@@ -137,7 +137,7 @@ func Run(ctx context.Context, h host.Host, opts Options) (*findings.Report, erro
 		rep.Findings = append(rep.Findings, r.findings...)
 	}
 	sortFindings(rep.Findings)
-	rep.Incidents = BuildIncidents(rep.Findings, procs)
+	rep.Incidents = BuildIncidents(rep.Findings, procs, db)
 	rep.Finished = time.Now().UTC()
 	rep.DurationMS = time.Since(started).Milliseconds()
 	rep.Summarise()

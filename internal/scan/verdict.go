@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/process"
 )
 
@@ -26,7 +27,7 @@ var watchdogNames = map[string]bool{"sh": true, "bash": true, "dash": true, "ash
 // signal alone (CPU load) stays at most low. Configuration advice and
 // scanner status are not infections and form no incident. Findings are
 // annotated with their incident id.
-func BuildIncidents(fs []findings.Finding, procs *process.Table) []findings.Incident {
+func BuildIncidents(fs []findings.Finding, procs *process.Table, db *intel.DB) []findings.Incident {
 	uf := newUnionFind(len(fs))
 	owner := map[string]int{} // link key -> first finding holding it
 	link := func(i int, key string) {
@@ -48,6 +49,11 @@ func BuildIncidents(fs []findings.Finding, procs *process.Table) []findings.Inci
 		}
 		for _, p := range artifactPaths(f) {
 			link(i, "path:"+p)
+			// A drop directory (temp or hidden) holds one intrusion's
+			// pieces: the miner, its config, its helper scripts.
+			if d := path.Dir(p); isDropDir(db, d) {
+				link(i, "dir:"+d)
+			}
 		}
 		// A shared dropper URL ties file artefacts (cron lines, scripts)
 		// together. A process's URL is mostly its pool, and a shared pool
@@ -88,6 +94,18 @@ func BuildIncidents(fs []findings.Finding, procs *process.Table) []findings.Inci
 		}
 	}
 	return incidents
+}
+
+// isDropDir reports a temp directory below the top (/tmp/.x, not /tmp
+// itself, where unrelated files meet) or a directory with a hidden component.
+func isDropDir(db *intel.DB, d string) bool {
+	if db != nil {
+		if top, ok := db.InTempDir(d); ok {
+			return d != top
+		}
+	}
+	_, hidden := intel.HiddenComponent(d)
+	return hidden
 }
 
 // isPoolURL reports a mining URL (stratum+tcp://...): the pool, not a dropper.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/intel"
 )
 
 func f(pid int, sig findings.Signal, sev findings.Severity, rule string) findings.Finding {
@@ -49,7 +50,7 @@ func TestVerdict(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := append([]findings.Finding(nil), tc.in...)
-			got := BuildIncidents(fs, nil)
+			got := BuildIncidents(fs, nil, intel.MustLoad())
 			if len(got) != tc.count {
 				t.Fatalf("incidents = %d, want %d: %+v", len(got), tc.count, got)
 			}
@@ -93,7 +94,7 @@ func TestCorrelation(t *testing.T) {
 		// 7: a preload library that hides the binary.
 		{Rule: "preload.library.hooks", Signal: findings.SignalHiding, Severity: findings.High, Evidence: ev(0, "/usr/local/lib/libprocesshider.so", []string{"/tmp/.x/kworkerds"}, "", "")},
 	}
-	got := BuildIncidents(fs, nil)
+	got := BuildIncidents(fs, nil, intel.MustLoad())
 	if len(got) != 2 {
 		t.Fatalf("incidents = %d, want 2: %+v", len(got), got)
 	}
