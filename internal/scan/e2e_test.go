@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -390,7 +391,7 @@ func TestEndToEndDisguisedMiners(t *testing.T) {
 			if pid <= 0 || f.Severity < findings.Medium || ours.all[pid] {
 				continue
 			}
-			if why := foreignTest(pid); why != "" {
+			if why := foreignTest(pid, f.Evidence.Exe); why != "" {
 				// Another package's tests on this machine (go test runs
 				// packages in parallel) start miners of their own.
 				t.Logf("ignoring pid %d (%s): %s", pid, why, f.Rule)
@@ -507,9 +508,17 @@ func ppid(pid int) int {
 	return n
 }
 
+// goTestTemp matches executables in another test's t.TempDir() or build
+// cache: such a process may have exited before its ancestry can be read.
+var goTestTemp = regexp.MustCompile(`^` + regexp.QuoteMeta(os.TempDir()) + `/(Test[^/]+/[0-9]+|go-build[0-9]+)/`)
+
 // foreignTest says why pid belongs to another test run (an ancestor is a
-// compiled test binary or the go command), or "" when it does not.
-func foreignTest(pid int) string {
+// compiled test binary or the go command, or it runs from another test's
+// temp dir), or "" when it does not.
+func foreignTest(pid int, exe string) string {
+	if goTestTemp.MatchString(exe) {
+		return "runs from another test's temp dir"
+	}
 	for a := pid; a > 1; a = ppid(a) {
 		exe, _ := os.Readlink("/proc/" + strconv.Itoa(a) + "/exe")
 		exe = strings.TrimSuffix(exe, " (deleted)")
