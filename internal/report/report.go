@@ -93,8 +93,22 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 		}
 	}
 	if len(rep.Findings) > 0 {
-		ew.printf("\n%s\n", bold(fmt.Sprintf("FINDINGS (%d)", len(rep.Findings))))
-		for _, f := range rep.Findings {
+		ew.printf("\n%s\n", bold(fmt.Sprintf("FINDINGS (%d), by incident", len(rep.Findings))))
+		// A story's findings together, in verdict order; the rest after.
+		order := map[string]int{}
+		for i, in := range rep.Incidents {
+			order[in.ID] = i
+		}
+		fs := append([]findings.Finding(nil), rep.Findings...)
+		sort.SliceStable(fs, func(i, j int) bool {
+			oi, ok1 := order[fs[i].Incident]
+			oj, ok2 := order[fs[j].Incident]
+			if ok1 != ok2 {
+				return ok1
+			}
+			return ok1 && oi < oj
+		})
+		for _, f := range fs {
 			where := ""
 			switch {
 			case f.Evidence.PID > 0:
@@ -102,7 +116,11 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 			case f.Evidence.Path != "":
 				where = f.Evidence.Path
 			}
-			ew.printf("%s %-28s %-12s %s\n", sev(f.Severity), f.Rule, where, f.Title)
+			inc := f.Incident
+			if inc == "" {
+				inc = "-"
+			}
+			ew.printf("%s %-7s %-30s %-14s %s\n", sev(f.Severity), inc, f.Rule, where, f.Title)
 		}
 	}
 	// Checks that did not run, one line per reason: an offline root skips

@@ -241,6 +241,19 @@ func verdict(fs []findings.Finding, idx []int) findings.Incident {
 	}
 	in.Confidence = float64(int((1-miss)*100+0.5)) / 100
 	sort.Ints(in.PIDs)
+	// Name a file-only story after the strongest identifying artefact
+	// (the miner binary rather than the cron line that starts it).
+	var bestID *findings.Finding
+	for _, i := range idx {
+		f := &fs[i]
+		if f.Signal == findings.SignalIdentity && f.Evidence.Path != "" && (bestID == nil || f.Severity > bestID.Severity) {
+			bestID = f
+		}
+	}
+	if bestID != nil && in.PID == 0 {
+		p := bestID.Evidence.Path
+		in.Paths = append([]string{p}, slices.DeleteFunc(in.Paths, func(x string) bool { return x == p })...)
+	}
 	in.Title = incidentTitle(in, identified, disguised, pool, persistent)
 	return in
 }
