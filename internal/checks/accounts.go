@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
-	"github.com/minerguard/minerguard/internal/host"
 )
 
 func init() {
@@ -67,58 +65,8 @@ func inList(list []string, s string) bool {
 	return false
 }
 
-// acctMaxText bounds every text file these checks read.
-const acctMaxText = 4 << 20
-
-// acctReadText reads at most acctMaxText bytes of a host file; truncated
-// reports whether the file was longer.
-func acctReadText(fsys interface {
-	Open(string) (hostFile, error)
-}, name string) ([]byte, bool, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, acctMaxText+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(b) > acctMaxText {
-		return b[:acctMaxText], true, nil
-	}
-	return b, false, nil
-}
-
-// hostFile is the part of host.File acctReadText needs.
-type hostFile interface {
-	io.Reader
-	io.Closer
-}
-
-// fsOpener adapts host.FS to acctReadText.
-type fsOpener struct{ env *Env }
-
-func (o fsOpener) Open(name string) (hostFile, error) { return openRegular(o.env, name) }
-
-// openRegular opens a host file only if it is a regular file: a FIFO
-// planted where a profile or log should be would block the scan forever.
-func openRegular(env *Env, name string) (host.File, error) {
-	st, err := env.Host.FS().Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
-	}
-	return env.Host.FS().Open(name)
-}
-
-var errNotRegular = errors.New("not a regular file")
-
-func readText(env *Env, name string) ([]byte, bool, error) {
-	return acctReadText(fsOpener{env}, name)
-}
+// readText reads a bounded host text file (see readHostText).
+func readText(env *Env, name string) ([]byte, bool, error) { return readHostText(env, name) }
 
 // PasswdEntry is one /etc/passwd line.
 type PasswdEntry struct {

@@ -18,21 +18,18 @@ import (
 const maxTextFile = 4 << 20
 
 // readHostText reads a regular host file, at most maxTextFile bytes
-// (longer files are cut, and truncated says so). Fifos, devices and
-// directories are refused so a planted fifo cannot stall the scan.
+// (longer files are cut, and truncated says so). host.FS refuses FIFOs and
+// devices, so a planted FIFO cannot stall the scan; directories are refused
+// here.
 func readHostText(env *Env, name string) (data []byte, truncated bool, err error) {
-	st, err := env.Host.FS().Stat(name)
-	if err != nil {
-		return nil, false, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("%s: not a regular file (%s)", name, st.Mode().Type())
-	}
 	f, err := env.Host.FS().Open(name)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, false, fmt.Errorf("%s: is a directory", name)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTextFile+1))
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", name, err)

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
 )
 
@@ -193,7 +194,7 @@ func checkPreloadLibrary(_ context.Context, env *Env) ([]findings.Finding, error
 	for _, pf := range preloadProfileFiles(env) {
 		b, _, err := readText(env, pf)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNotRegular) {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, host.ErrNotRegular) {
 				warns = append(warns, err)
 			}
 			continue
@@ -276,7 +277,7 @@ func checkPreloadLibrary(_ context.Context, env *Env) ([]findings.Finding, error
 
 // analyseLibrary lists a host library's exports and hashes it.
 func analyseLibrary(env *Env, p string) ([]string, string, int64, error) {
-	f, err := openRegular(env, p)
+	f, err := env.Host.FS().Open(p)
 	if err != nil {
 		return nil, "", 0, err
 	}

@@ -408,7 +408,7 @@ func scanKeyFile(env *Env, ai *accountsIntel, u PasswdEntry, file string, sysMax
 		return out
 	}
 	if truncated {
-		*warns = append(*warns, fmt.Errorf("%s: larger than %d bytes, rest not read", file, acctMaxText))
+		*warns = append(*warns, fmt.Errorf("%s: larger than %d bytes, rest not read", file, maxTextFile))
 	}
 	var keys []string
 	for i, l := range strings.Split(string(b), "\n") {
