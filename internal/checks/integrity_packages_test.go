@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -265,6 +266,47 @@ func TestIntegrityPackagesRPM(t *testing.T) {
 	for _, f := range fs {
 		if f.Evidence.Path == "/usr/bin/ps" && (!strings.Contains(f.Remediation, "dnf reinstall procps-ng") || f.Evidence.Details["algo"] != "sha256") {
 			t.Fatalf("%+v %s", f.Evidence, f.Remediation)
+		}
+	}
+}
+
+// TestIntegrityPackagesCentOS7 verifies against a real CentOS 7 Berkeley DB
+// rpm database (from go-rpmdb's test data): a tampered /usr/bin/bash is
+// reported with the yum command CentOS 7 needs.
+func TestIntegrityPackagesCentOS7(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/knqyf263/go-rpmdb").Output()
+	if err != nil {
+		t.Skipf("go-rpmdb module: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata", "centos7-plain", "Packages")
+	db, err := os.ReadFile(src)
+	if err != nil {
+		t.Skipf("%s: %v", src, err)
+	}
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"bin":             "->usr/bin",
+		"etc/os-release":  "NAME=\"CentOS Linux\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
+		"usr/bin/bash":    "\x7fELF bash with a backdoor",
+		"usr/bin/kswapd0": "\x7fELF miner",
+	})
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/rpm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/rpm/Packages"), db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := runOn(t, fileEnv(t, root), "integrity.packages", 0)
+	want := []string{
+		"integrity.package_modified high /usr/bin/bash",
+		"integrity.unowned_executable medium /usr/bin/kswapd0",
+	}
+	if got := ruleSet(fs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range fs {
+		if f.Evidence.Path == "/usr/bin/bash" && !strings.Contains(f.Remediation, "yum reinstall bash") {
+			t.Errorf("remediation %q, want yum reinstall bash", f.Remediation)
 		}
 	}
 }

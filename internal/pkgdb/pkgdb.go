@@ -98,7 +98,9 @@ type Diversion struct {
 // DB is what a package manager recorded for the selected directories.
 type DB struct {
 	// Manager is "dpkg" or "rpm".
-	Manager  string
+	Manager string
+	// rpmTool is the rpm front end for reinstall commands (dnf, yum, zypper).
+	rpmTool  string
 	Packages map[string]Package
 	// Files holds the packaged files under the selected directories, by
 	// resolved host path.
@@ -119,10 +121,35 @@ func (db *DB) Owner(p string) string {
 
 // ReinstallCommand is the command that restores a package's files.
 func (db *DB) ReinstallCommand(pkg string) string {
-	if db.Manager == "rpm" {
-		return "dnf reinstall " + pkg
+	switch {
+	case db.Manager != "rpm":
+		return "apt-get install --reinstall " + pkg
+	case db.rpmTool == "zypper":
+		return "zypper install --force " + pkg
+	case db.rpmTool == "yum":
+		return "yum reinstall " + pkg
 	}
-	return "apt-get install --reinstall " + pkg
+	return "dnf reinstall " + pkg
+}
+
+// rpmToolFor picks the package tool of an rpm system from its os-release:
+// zypper on SUSE, yum before RHEL 8, dnf otherwise.
+func rpmToolFor(osRelease []byte) string {
+	kv := map[string]string{}
+	for _, l := range strings.Split(string(osRelease), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
+			kv[k] = strings.Trim(v, `"'`)
+		}
+	}
+	id := strings.ToLower(kv["ID"] + " " + kv["ID_LIKE"])
+	if strings.Contains(id, "suse") {
+		return "zypper"
+	}
+	major, _, _ := strings.Cut(kv["VERSION_ID"], ".")
+	if (strings.Contains(id, "rhel") || strings.Contains(id, "centos")) && major != "" && major < "8" && len(major) == 1 {
+		return "yum"
+	}
+	return "dnf"
 }
 
 // Open reads the package database of the root: dpkg when
@@ -133,6 +160,10 @@ func Open(fsys host.FS, dirs []string) (*DB, error) {
 		return OpenDpkg(fsys, dirs)
 	}
 	db, err := OpenRPM(fsys, dirs)
+	if err == nil {
+		osr, _ := fsys.ReadFile("/etc/os-release")
+		db.rpmTool = rpmToolFor(osr)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoDatabase
 	}

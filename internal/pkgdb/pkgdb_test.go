@@ -145,7 +145,8 @@ func TestOpenNone(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{"var/lib/rpm/Packages": "bdb"})
 	h, _ = host.Offline(root)
-	if _, err := Open(h.FS(), []string{"/usr/bin"}); err == nil || !strings.Contains(err.Error(), "Berkeley DB") {
+	// A Berkeley DB file that is garbage: a clear error naming it.
+	if _, err := Open(h.FS(), []string{"/usr/bin"}); err == nil || !strings.Contains(err.Error(), "/var/lib/rpm/Packages") || !strings.Contains(err.Error(), "database reader failed") {
 		t.Fatalf("err %v", err)
 	}
 }
