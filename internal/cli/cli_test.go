@@ -107,3 +107,24 @@ func TestChecksAndVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
+
+func TestBlocklistCommand(t *testing.T) {
+	feed := filepath.Join(t.TempDir(), "feed.txt")
+	if err := os.WriteFile(feed, []byte("new-pool.example\n192.0.2.9\nnot a line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "blocklist", "--format", "dnsmasq", "--add", feed)
+	if code != 0 || !strings.Contains(out, "address=/xmrig.com/0.0.0.0") || !strings.Contains(out, "address=/new-pool.example/::") {
+		t.Errorf("dnsmasq: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(stderr, "feed.txt:3") {
+		t.Errorf("bad feed line not reported: %q", stderr)
+	}
+	code, out, _ = run(t, "blocklist", "--format", "ips", "--add", feed)
+	if code != 0 || strings.TrimSpace(out) != "192.0.2.9" {
+		t.Errorf("ips: exit %d %q", code, out)
+	}
+	if code, _, stderr := run(t, "blocklist", "--format", "pf"); code != ExitError || !strings.Contains(stderr, "pf") {
+		t.Errorf("unknown format: exit %d %q", code, stderr)
+	}
+}

@@ -1,0 +1,253 @@
+package blocklist
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minerguard/minerguard/internal/intel"
+)
+
+// testList is the embedded intel plus networks of both families, so every
+// set and clause of every format is exercised.
+func testList(t *testing.T) *List {
+	t.Helper()
+	l := FromIntel(intel.MustLoad())
+	l.Add([]string{"extra-pool.example", "bücher-pool.example"}, []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.0/25"), netip.MustParsePrefix("192.0.2.128/25"),
+		netip.MustParsePrefix("198.51.100.7/32"), netip.MustParsePrefix("2001:db8:1::/48"),
+	})
+	return l
+}
+
+func render(t *testing.T, l *List, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, l, format); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), format+".conf")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return filepath.Join(dir, name)
+			}
+		}
+		t.Skipf("%s not installed (apt-get install it to check this format)", name)
+	}
+	return p
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// Each format is accepted by the tool that loads it.
+func TestFormatsAcceptedByTools(t *testing.T) {
+	l := testList(t)
+	t.Run("nftables", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("nft -c needs root")
+		}
+		run(t, tool(t, "nft"), "-c", "-f", render(t, l, "nftables"))
+	})
+	t.Run("rpz", func(t *testing.T) {
+		run(t, tool(t, "named-checkzone"), "rpz.minerguard", render(t, l, "rpz"))
+	})
+	t.Run("dnsmasq", func(t *testing.T) {
+		run(t, tool(t, "dnsmasq"), "--test", "--conf-file="+render(t, l, "dnsmasq"))
+	})
+	t.Run("unbound", func(t *testing.T) {
+		bin := tool(t, "unbound-checkconf")
+		inc := render(t, l, "unbound")
+		conf := filepath.Join(t.TempDir(), "unbound.conf")
+		body := fmt.Sprintf("server:\n\tusername: \"\"\n\tchroot: \"\"\n\tdirectory: \"%s\"\n\tpidfile: \"\"\ninclude: \"%s\"\n", filepath.Dir(conf), inc)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, bin, conf)
+	})
+	// hosts, domains and ips read back into the same list.
+	for _, f := range []string{"hosts", "domains", "ips"} {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(render(t, l, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, ps, bad, err := ParseList(bytes.NewReader(b), f)
+			if err != nil || len(bad) > 0 {
+				t.Fatal(err, bad)
+			}
+			back := &List{}
+			back.Add(ds, ps)
+			if f != "ips" && strings.Join(back.Domains, " ") != strings.Join(l.Domains, " ") {
+				t.Errorf("domains differ after a round trip")
+			}
+			if f == "ips" && fmt.Sprint(back.V4, back.V6) != fmt.Sprint(l.V4, l.V6) {
+				t.Errorf("networks differ: %v %v, want %v %v", back.V4, back.V6, l.V4, l.V6)
+			}
+		})
+	}
+}
+
+// TestDnsmasqBlocksPools loads the exported list into a real dnsmasq on
+// loopback (no upstream) and asks it: a pool, a subdomain of a pool, and
+// an ordinary name answered locally.
+func TestDnsmasqBlocksPools(t *testing.T) {
+	bin := tool(t, "dnsmasq")
+	conf := render(t, testList(t), "dnsmasq")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	cmd := exec.Command(bin, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+		"--listen-address=127.0.0.1", "--bind-interfaces", fmt.Sprintf("--port=%d", port),
+		"--conf-file="+conf, "--address=/normal.test/127.0.0.9", "--pid-file=", "--user=root", "--log-facility=-")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	server := fmt.Sprintf("127.0.0.1:%d", port)
+	tests := []struct{ name, want string }{
+		{"pool.xmrig.com", "0.0.0.0"},
+		{"eu.gulf.moneroocean.stream", "0.0.0.0"},
+		{"extra-pool.example", "0.0.0.0"},
+		{mustNorm(t, "bücher-pool.example"), "0.0.0.0"},
+		{"normal.test", "127.0.0.9"},
+	}
+	for _, tc := range tests {
+		var got string
+		var err error
+		for range 50 { // dnsmasq may still be starting
+			if got, err = queryA(server, tc.name); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// queryA asks a DNS server on loopback for name's A record.
+func queryA(server, name string) (string, error) {
+	var q bytes.Buffer
+	binary.Write(&q, binary.BigEndian, [6]uint16{0x4d47, 0x0100, 1, 0, 0, 0})
+	for _, label := range strings.Split(name, ".") {
+		q.WriteByte(byte(len(label)))
+		q.WriteString(label)
+	}
+	q.Write([]byte{0, 0, 1, 0, 1})
+	c, err := net.Dial("udp", server)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write(q.Bytes()); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	r := buf[:n]
+	if len(r) < 12 || binary.BigEndian.Uint16(r) != 0x4d47 {
+		return "", fmt.Errorf("bad reply")
+	}
+	if rcode := r[3] & 0xf; rcode != 0 {
+		return fmt.Sprintf("rcode %d", rcode), nil
+	}
+	an := binary.BigEndian.Uint16(r[6:])
+	off := q.Len() // the question is echoed back
+	for i := 0; i < int(an) && off+12 <= len(r); i++ {
+		// Name (a pointer here), type, class, ttl, rdlength, rdata.
+		if r[off]&0xc0 == 0xc0 {
+			off += 2
+		} else {
+			for off < len(r) && r[off] != 0 {
+				off += int(r[off]) + 1
+			}
+			off++
+		}
+		if off+10 > len(r) {
+			break
+		}
+		typ, rdlen := binary.BigEndian.Uint16(r[off:]), int(binary.BigEndian.Uint16(r[off+8:]))
+		off += 10
+		if typ == 1 && rdlen == 4 && off+4 <= len(r) {
+			return net.IP(r[off : off+4]).String(), nil
+		}
+		off += rdlen
+	}
+	return "", fmt.Errorf("no A record")
+}
+
+// TestRealFeeds reads the real CoinBlockerLists (2018) and NoCoin files
+// from ../shared (test input only: AGPL data is never embedded) into one
+// list and has nft accept it.
+func TestRealFeeds(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "data", "intel")
+	files := []string{"coinblocker-2018/list.txt", "coinblocker-2018/hosts", "coinblocker-2018/MiningServerIPList.txt", "nocoin-hosts.txt"}
+	if _, err := os.Stat(filepath.Join(dir, files[0])); err != nil {
+		t.Skipf("shared data not present: %v", err)
+	}
+	l := FromIntel(intel.MustLoad())
+	for _, f := range files {
+		fh, err := os.Open(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, ps, bad, err := ParseList(fh, f)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if len(bad) > len(ds)/100 {
+			t.Errorf("%s: %d of %d lines unreadable, e.g. %v", f, len(bad), len(ds), bad[:min(3, len(bad))])
+		}
+		l.Add(ds, ps)
+	}
+	if len(l.Domains) < 500 || len(l.V4) < 10 {
+		t.Fatalf("only %d domains and %d IPv4 networks from the feeds", len(l.Domains), len(l.V4))
+	}
+	t.Logf("%d domains, %d IPv4, %d IPv6 networks", len(l.Domains), len(l.V4), len(l.V6))
+	if os.Geteuid() == 0 {
+		run(t, tool(t, "nft"), "-c", "-f", render(t, l, "nftables"))
+	}
+	run(t, tool(t, "named-checkzone"), "rpz.minerguard", render(t, l, "rpz"))
+}
+
+func mustNorm(t *testing.T, d string) string {
+	t.Helper()
+	n, err := NormalizeDomain(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/minerguard/minerguard/internal/blocklist"
+	"github.com/minerguard/minerguard/internal/intel"
+)
+
+func newBlocklistCmd() *cobra.Command {
+	var (
+		format, output string
+		add            []string
+	)
+	var help strings.Builder
+	for _, f := range blocklist.Formats {
+		fmt.Fprintf(&help, "  %-9s %s\n", f.Name, f.Desc)
+	}
+	cmd := &cobra.Command{
+		Use:   "blocklist",
+		Short: "Export mining pools as block lists for firewalls and resolvers",
+		Long: "blocklist writes the pool domains, networks and mining ports minerguard knows\n" +
+			"(embedded intel plus --add lists) in a format a firewall or resolver loads.\n\nFormats:\n" + help.String(),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := intel.Load()
+			if err != nil {
+				return err
+			}
+			l := blocklist.FromIntel(db)
+			for _, path := range add {
+				f, err := os.Open(path)
+				if err != nil {
+					return fmt.Errorf("--add: %w", err)
+				}
+				ds, ps, bad, err := blocklist.ParseList(f, path)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("--add: %w", err)
+				}
+				for _, b := range bad {
+					fmt.Fprintf(cmd.ErrOrStderr(), "minerguard: skipped %s\n", b)
+				}
+				l.Add(ds, ps)
+			}
+			var w io.Writer = cmd.OutOrStdout()
+			if output != "" {
+				f, err := os.Create(output)
+				if err != nil {
+					return fmt.Errorf("--output: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := blocklist.Render(w, l, format); err != nil {
+				return err
+			}
+			if f, ok := w.(*os.File); ok && output != "" {
+				return f.Close()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "nftables", "output format: "+strings.Join(blocklist.FormatNames(), ", "))
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringSliceVar(&add, "add", nil, "extra lists to merge (plain domains/addresses/CIDRs, hosts files, adblock ||name^ rules)")
+	return cmd
+}
