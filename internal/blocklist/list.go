@@ -5,10 +5,10 @@
 package blocklist
 
 import (
-	"net"
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
