@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	jsonschema "github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -126,5 +127,52 @@ func TestBlocklistCommand(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "blocklist", "--format", "pf"); code != ExitError || !strings.Contains(stderr, "pf") {
 		t.Errorf("unknown format: exit %d %q", code, stderr)
+	}
+}
+
+func TestNetPcapCommand(t *testing.T) {
+	pcap := filepath.Join("..", "..", "..", "shared", "data", "pcap", "coinhive-stratum.pcap")
+	if _, err := os.Stat(pcap); err != nil {
+		t.Skipf("shared capture not present: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "net.json")
+	code, _, stderr := run(t, "net", "pcap", "--format", "json", "--output", out, pcap)
+	if code != ExitFindings {
+		t.Fatalf("exit %d (%s)", code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Incidents) != 1 || rep.Incidents[0].Severity != findings.Critical || rep.Findings[0].Evidence.Dialect != "monero-xmrig" {
+		t.Errorf("report %s", b)
+	}
+	if code, _, stderr := run(t, "net", "pcap", "/nonexistent.pcap"); code != ExitError || !strings.Contains(stderr, "nonexistent") {
+		t.Errorf("missing file: exit %d %q", code, stderr)
+	}
+}
+
+// The net report follows the same JSON Schema as scan's.
+func TestNetPcapReportMatchesSchema(t *testing.T) {
+	pcap := filepath.Join("..", "..", "..", "shared", "data", "pcap", "bitcoin-mining.pcap")
+	if _, err := os.Stat(pcap); err != nil {
+		t.Skipf("shared capture not present: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join("..", "..", "docs", "findings.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := run(t, "net", "pcap", "--format", "json", pcap)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("net report does not match the schema: %v", err)
 	}
 }

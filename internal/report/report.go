@@ -115,6 +115,8 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 				where = fmt.Sprintf("pid %d", f.Evidence.PID)
 			case f.Evidence.Path != "":
 				where = f.Evidence.Path
+			case f.Evidence.SrcIP != "":
+				where = f.Evidence.SrcIP
 			}
 			inc := f.Incident
 			if inc == "" {

@@ -1,0 +1,292 @@
+package netsense
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+)
+
+// maxPending bounds out-of-order data held per direction; beyond it the
+// gap is given up as lost and the stream resumes at the data it has.
+const maxPending = 1 << 20
+
+// maxBuffer bounds an unfinished message (a line with no newline yet).
+const maxBuffer = 1 << 20
+
+// direction reassembles one side of a TCP connection and splits it into
+// messages: JSON lines, HTTP bodies or WebSocket payloads.
+type direction struct {
+	started bool
+	next    uint32
+	pending map[uint32][]byte
+	held    int
+	buf     []byte
+	lost    int // bytes skipped over gaps
+
+	// Framing learned from the first bytes.
+	http, websocket, masked bool
+	tlsHello                bool
+	sni                     string
+	host                    string // HTTP Host header
+	first                   bool   // first payload already inspected
+}
+
+// add accepts a segment; it returns the in-order bytes it completes.
+func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
+	if syn {
+		d.started, d.next = true, seq+1
+		return nil
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	if !d.started {
+		// Capture began mid-connection: start at the first data seen.
+		d.started, d.next = true, seq
+	}
+	var out []byte
+	switch diff := int32(seq - d.next); {
+	case diff < 0:
+		// Retransmission, possibly overlapping new data.
+		if int(-diff) >= len(data) {
+			return nil
+		}
+		data = data[-diff:]
+		fallthrough
+	case diff == 0:
+		out = append(out, data...)
+		d.next += uint32(len(data))
+	default:
+		if d.pending == nil {
+			d.pending = map[uint32][]byte{}
+		}
+		if _, dup := d.pending[seq]; !dup {
+			d.pending[seq] = append([]byte(nil), data...)
+			d.held += len(data)
+		}
+	}
+	// Drain what is now in order; skip a gap when too much is waiting.
+	for len(d.pending) > 0 {
+		if p, ok := d.pending[d.next]; ok {
+			delete(d.pending, d.next)
+			d.held -= len(p)
+			out = append(out, p...)
+			d.next += uint32(len(p))
+			continue
+		}
+		if d.held <= maxPending {
+			break
+		}
+		seqs := make([]uint32, 0, len(d.pending))
+		for s := range d.pending {
+			seqs = append(seqs, s)
+		}
+		sort.Slice(seqs, func(i, j int) bool { return int32(seqs[i]-d.next) < int32(seqs[j]-d.next) })
+		d.lost += int(seqs[0] - d.next)
+		d.next = seqs[0]
+		d.buf = nil // a message cut by the gap is lost
+	}
+	return out
+}
+
+// messages appends in-order bytes and returns complete messages.
+func (d *direction) messages(data []byte) [][]byte {
+	if len(data) == 0 {
+		return nil // a SYN or a bare ACK: nothing to inspect yet
+	}
+	if !d.first {
+		d.first = true
+		d.inspect(data)
+	}
+	d.buf = append(d.buf, data...)
+	var out [][]byte
+	if d.websocket {
+		out, d.buf = wsFrames(d.buf, d.masked)
+		return out
+	}
+	for {
+		if d.http {
+			// Headers up to the blank line; the body follows.
+			if i := bytes.Index(d.buf, []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
+				head := d.buf[:i]
+				d.noteHeaders(head)
+				d.buf = d.buf[i+4:]
+				if d.websocket {
+					ws, rest := wsFrames(d.buf, d.masked)
+					d.buf = rest
+					return append(out, ws...)
+				}
+				continue
+			}
+		}
+		i := bytes.IndexByte(d.buf, '\n')
+		if i < 0 {
+			// An HTTP body or final message without a newline.
+			if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
+				out = append(out, t)
+				d.buf = d.buf[:0]
+			}
+			break
+		}
+		line := bytes.TrimSpace(d.buf[:i])
+		d.buf = d.buf[i+1:]
+		if len(line) > 0 && line[0] == '{' {
+			out = append(out, line)
+		}
+	}
+	if len(d.buf) > maxBuffer {
+		d.lost += len(d.buf)
+		d.buf = nil
+	}
+	return out
+}
+
+// inspect looks at a direction's first bytes: HTTP, or a TLS ClientHello.
+func (d *direction) inspect(b []byte) {
+	for _, m := range []string{"GET ", "POST ", "HTTP/1."} {
+		if bytes.HasPrefix(b, []byte(m)) {
+			d.http = true
+			if m == "GET " {
+				d.masked = true // a client: its WebSocket frames are masked
+			}
+		}
+	}
+	if sni, ok := ClientHelloSNI(b); ok {
+		d.tlsHello, d.sni = true, sni
+	}
+}
+
+func (d *direction) noteHeaders(head []byte) {
+	for _, l := range bytes.Split(head, []byte("\r\n")) {
+		k, v, ok := bytes.Cut(l, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch string(bytes.ToLower(bytes.TrimSpace(k))) {
+		case "host":
+			d.host = string(bytes.TrimSpace(v))
+		case "upgrade":
+			if bytes.EqualFold(bytes.TrimSpace(v), []byte("websocket")) {
+				d.websocket = true
+			}
+		}
+	}
+}
+
+// wsFrames decodes complete WebSocket frames (RFC 6455), unmasking client
+// frames, and returns text/binary payloads and the unconsumed rest.
+func wsFrames(b []byte, masked bool) (msgs [][]byte, rest []byte) {
+	for len(b) >= 2 {
+		op := b[0] & 0x0f
+		isMasked := b[1]&0x80 != 0
+		n := uint64(b[1] & 0x7f)
+		h := 2
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return msgs, b
+			}
+			n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				return msgs, b
+			}
+			n, h = binary.BigEndian.Uint64(b[2:]), 10
+		}
+		if n > maxBuffer {
+			return msgs, nil // not a frame we follow
+		}
+		var key []byte
+		if isMasked {
+			if len(b) < h+4 {
+				return msgs, b
+			}
+			key, h = b[h:h+4], h+4
+		}
+		if uint64(len(b)-h) < n {
+			return msgs, b
+		}
+		payload := append([]byte(nil), b[h:h+int(n)]...)
+		for i := range payload {
+			if key != nil {
+				payload[i] ^= key[i%4]
+			}
+		}
+		if op == 1 || op == 2 || op == 0 {
+			for _, l := range bytes.Split(payload, []byte("\n")) {
+				if l = bytes.TrimSpace(l); len(l) > 0 && l[0] == '{' {
+					msgs = append(msgs, l)
+				}
+			}
+		}
+		b = b[h+int(n):]
+	}
+	_ = masked
+	return msgs, b
+}
+
+// ClientHelloSNI returns the server name of a TLS ClientHello at the start
+// of b. Every length is checked: the bytes come off the wire.
+func ClientHelloSNI(b []byte) (string, bool) {
+	if len(b) < 5 || b[0] != 0x16 || b[1] != 0x03 {
+		return "", false
+	}
+	rec := int(binary.BigEndian.Uint16(b[3:]))
+	b = b[5:]
+	if rec < len(b) {
+		b = b[:rec]
+	}
+	if len(b) < 4 || b[0] != 0x01 {
+		return "", false
+	}
+	b = b[4:] // handshake type and length
+	if len(b) < 34 {
+		return "", false
+	}
+	b = b[34:] // version, random
+	skip := func(lenBytes int) bool {
+		if len(b) < lenBytes {
+			return false
+		}
+		n := 0
+		for i := 0; i < lenBytes; i++ {
+			n = n<<8 | int(b[i])
+		}
+		if len(b) < lenBytes+n {
+			return false
+		}
+		b = b[lenBytes+n:]
+		return true
+	}
+	if !skip(1) || !skip(2) || !skip(1) { // session id, cipher suites, compression
+		return "", false
+	}
+	if len(b) < 2 {
+		return "", false
+	}
+	ext := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if ext < len(b) {
+		b = b[:ext]
+	}
+	for len(b) >= 4 {
+		typ, n := binary.BigEndian.Uint16(b), int(binary.BigEndian.Uint16(b[2:]))
+		b = b[4:]
+		if n > len(b) {
+			return "", false
+		}
+		if typ == 0 { // server_name
+			e := b[:n]
+			if len(e) < 5 || e[2] != 0 {
+				return "", false
+			}
+			l := int(binary.BigEndian.Uint16(e[3:]))
+			if 5+l > len(e) || l == 0 {
+				return "", false
+			}
+			return string(e[5 : 5+l]), true
+		}
+		b = b[n:]
+	}
+	return "", false
+}
