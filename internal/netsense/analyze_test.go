@@ -186,3 +186,30 @@ func FuzzReadCapture(f *testing.F) {
 		a.Findings()
 	})
 }
+
+// BenchmarkAnalyzeCaptures: throughput over the four real captures.
+func BenchmarkAnalyzeCaptures(b *testing.B) {
+	var data [][]byte
+	total := 0
+	for _, n := range []string{"bitcoin-mining.pcap", "bitcoin-mining-in-progress.pcap", "coinhive-stratum.pcap", "coinhive.pcap"} {
+		d, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "data", "pcap", n))
+		if err != nil {
+			b.Skip(err)
+		}
+		data = append(data, d)
+		total += len(d)
+	}
+	db := intel.MustLoad()
+	b.SetBytes(int64(total))
+	for i := 0; i < b.N; i++ {
+		a := NewAnalyzer(db)
+		for _, d := range data {
+			if err := a.ReadCapture(context.Background(), bytes.NewReader(d), "bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(a.Findings()) == 0 {
+			b.Fatal("nothing found")
+		}
+	}
+}
