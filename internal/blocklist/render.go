@@ -22,8 +22,15 @@ var Formats = []Format{
 	{"dnsmasq", "dnsmasq address=/NAME/ lines answering 0.0.0.0 and :: for a name and its subdomains", renderDnsmasq},
 	{"unbound", "Unbound server: local-zone always_nxdomain for each name and its subdomains (include: FILE)", renderUnbound},
 	{"rpz", "BIND response-policy zone answering NXDOMAIN for each name and its subdomains", renderRPZ},
-	{"domains", "plain domain list, one per line (external dynamic lists, Squid dstdomain with a leading dot)", renderDomains},
-	{"ips", "plain address/network list, one per line (external dynamic lists, ipset)", renderIPs},
+	{"domains", "plain domain list, one per line (Palo Alto/Fortinet external dynamic lists)", renderDomains},
+	{"ips", "plain address/network list, one per line (external dynamic lists)", renderIPs},
+	{"ipset", "ipset restore input: hash:net sets minerguard-pool4/minerguard-pool6 (ipset restore < FILE)", renderIpset},
+	{"iptables", "iptables-restore input for the filter table: a MINERGUARD chain on OUTPUT and FORWARD (IPv4; mining ports too)", renderIptables},
+	{"ip6tables", "ip6tables-restore input, the IPv6 counterpart of iptables", renderIp6tables},
+	{"squid", "Squid ACL: dstdomain and dst lists with deny rules (include the file before your http_access allow rules)", renderSquid},
+	{"mikrotik", "RouterOS script: address-list minerguard-pools and a forward drop rule (/import FILE)", renderMikrotik},
+	{"powershell", "Windows Firewall rules via New-NetFirewallRule: outbound block of pool networks and mining ports", renderPowerShell},
+	{"netsh", "Windows Firewall rules via netsh advfirewall: outbound block of pool networks and mining ports", renderNetsh},
 }
 
 // FormatNames lists the format names.
@@ -157,6 +164,142 @@ func renderIPs(w io.Writer, l *List) error {
 		} else {
 			e.printf("%s\n", p)
 		}
+	}
+	return e.err
+}
+
+func renderIpset(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	e.printf("create minerguard-pool4 hash:net family inet -exist\nflush minerguard-pool4\n")
+	for _, p := range l.V4 {
+		e.printf("add minerguard-pool4 %s\n", p)
+	}
+	e.printf("create minerguard-pool6 hash:net family inet6 -exist\nflush minerguard-pool6\n")
+	for _, p := range l.V6 {
+		e.printf("add minerguard-pool6 %s\n", p)
+	}
+	return e.err
+}
+
+func iptablesRules(e *ew, l *List, nets []netip.Prefix) {
+	e.printf("*filter\n:MINERGUARD - [0:0]\n-A OUTPUT -j MINERGUARD\n-A FORWARD -j MINERGUARD\n")
+	for _, p := range nets {
+		e.printf("-A MINERGUARD -d %s -m comment --comment \"minerguard: mining pool\" -j DROP\n", p)
+	}
+	for _, port := range l.Ports {
+		e.printf("-A MINERGUARD -p tcp --dport %d -m comment --comment \"minerguard: mining port\" -j DROP\n", port)
+	}
+	e.printf("COMMIT\n")
+}
+
+func renderIptables(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	iptablesRules(e, l, l.V4)
+	return e.err
+}
+
+func renderIp6tables(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	iptablesRules(e, l, l.V6)
+	return e.err
+}
+
+func renderSquid(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	for _, d := range l.Domains {
+		e.printf("acl minerguard_pools dstdomain .%s\n", d)
+	}
+	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
+		e.printf("acl minerguard_pool_nets dst %s\n", p)
+	}
+	if len(l.Domains) > 0 {
+		e.printf("http_access deny minerguard_pools\n")
+	}
+	if len(l.V4)+len(l.V6) > 0 {
+		e.printf("http_access deny minerguard_pool_nets\n")
+	}
+	return e.err
+}
+
+func renderMikrotik(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	e.printf("/ip firewall address-list\nremove [find list=minerguard-pools]\n")
+	for _, p := range l.V4 {
+		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
+	}
+	for _, d := range l.Domains {
+		// RouterOS resolves names in address lists itself.
+		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", d)
+	}
+	e.printf("/ip firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
+	if len(l.V6) > 0 {
+		e.printf("/ipv6 firewall address-list\nremove [find list=minerguard-pools]\n")
+		for _, p := range l.V6 {
+			e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
+		}
+		e.printf("/ipv6 firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
+	}
+	return e.err
+}
+
+// windowsChunks splits addresses so one rule's RemoteAddress stays well
+// under the Windows Firewall's per-rule limit.
+func windowsChunks(l *List) [][]string {
+	var all []string
+	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
+		all = append(all, p.String())
+	}
+	var out [][]string
+	for len(all) > 0 {
+		n := min(len(all), 500)
+		out = append(out, all[:n])
+		all = all[n:]
+	}
+	return out
+}
+
+func portList(l *List) string {
+	s := make([]string, len(l.Ports))
+	for i, p := range l.Ports {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func renderPowerShell(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "#", l)
+	e.printf("#Requires -RunAsAdministrator\n$ErrorActionPreference = 'Stop'\n")
+	e.printf("Get-NetFirewallRule -Group 'minerguard' -ErrorAction SilentlyContinue | Remove-NetFirewallRule\n")
+	for i, c := range windowsChunks(l) {
+		e.printf("New-NetFirewallRule -DisplayName 'minerguard: mining pools %d' -Group 'minerguard' -Direction Outbound -Action Block -RemoteAddress @('%s') | Out-Null\n",
+			i+1, strings.Join(c, "','"))
+	}
+	if len(l.Ports) > 0 {
+		e.printf("New-NetFirewallRule -DisplayName 'minerguard: mining ports' -Group 'minerguard' -Direction Outbound -Action Block -Protocol TCP -RemotePort @(%s) | Out-Null\n", portList(l))
+	}
+	return e.err
+}
+
+func renderNetsh(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	header(e, "REM", l)
+	chunks := windowsChunks(l)
+	// netsh has no rule groups: remove the rules by name before re-adding.
+	for i := range chunks {
+		e.printf("netsh advfirewall firewall delete rule name=\"minerguard: mining pools %d\" >nul 2>&1\n", i+1)
+	}
+	e.printf("netsh advfirewall firewall delete rule name=\"minerguard: mining ports\" >nul 2>&1\n")
+	for i, c := range chunks {
+		e.printf("netsh advfirewall firewall add rule name=\"minerguard: mining pools %d\" dir=out action=block remoteip=%s\n", i+1, strings.Join(c, ","))
+	}
+	if len(l.Ports) > 0 {
+		e.printf("netsh advfirewall firewall add rule name=\"minerguard: mining ports\" dir=out action=block protocol=TCP remoteport=%s\n", portList(l))
 	}
 	return e.err
 }

@@ -251,3 +251,81 @@ func mustNorm(t *testing.T, d string) string {
 	}
 	return n
 }
+
+// netns runs a command in a throwaway network namespace, so ipset and
+// iptables-restore touch nothing of the host.
+func netns(t *testing.T, stdin string, name string, args ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	ip := tool(t, "ip")
+	ns := fmt.Sprintf("mgbl%d", os.Getpid())
+	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command(ip, "netns", "delete", ns).Run()
+	cmd := exec.Command(ip, append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func TestFirewallFormatsInNetns(t *testing.T) {
+	l := testList(t)
+	read := func(f string) string {
+		b, err := os.ReadFile(render(t, l, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	t.Run("ipset", func(t *testing.T) {
+		netns(t, read("ipset"), tool(t, "ipset"), "restore")
+	})
+	t.Run("iptables", func(t *testing.T) {
+		netns(t, read("iptables"), tool(t, "iptables-restore"), "--test")
+	})
+	t.Run("ip6tables", func(t *testing.T) {
+		netns(t, read("ip6tables"), tool(t, "ip6tables-restore"), "--test")
+	})
+	t.Run("squid", func(t *testing.T) {
+		bin := tool(t, "squid")
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "squid.conf")
+		body := fmt.Sprintf("http_port 127.0.0.1:3128\ninclude %s\nhttp_access deny all\ncache_log %s/cache.log\npid_filename none\n", render(t, l, "squid"), dir)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "-k", "parse", "-f", conf).CombinedOutput()
+		if err != nil || bytes.Contains(out, []byte("FATAL")) || bytes.Contains(out, []byte("ERROR")) {
+			t.Fatalf("squid -k parse: %v\n%s", err, out)
+		}
+	})
+}
+
+// Windows and RouterOS have no validator here: check that every network
+// and port is in a rule and that the scripts remove their old rules first.
+func TestScriptFormats(t *testing.T) {
+	l := testList(t)
+	for _, f := range []string{"powershell", "netsh", "mikrotik"} {
+		b, err := os.ReadFile(render(t, l, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
+			if !strings.Contains(s, p.String()) {
+				t.Errorf("%s: %s missing", f, p)
+			}
+		}
+		if f != "mikrotik" && !strings.Contains(s, "3333") {
+			t.Errorf("%s: mining ports missing", f)
+		}
+		first := map[string]string{"powershell": "Remove-NetFirewallRule", "netsh": "delete rule", "mikrotik": "remove [find"}[f]
+		if i, j := strings.Index(s, first), strings.Index(s, map[string]string{"powershell": "New-NetFirewallRule", "netsh": "add rule", "mikrotik": "add list="}[f]); i < 0 || j < 0 || i > j {
+			t.Errorf("%s: old rules are not removed before new ones are added", f)
+		}
+	}
+}
