@@ -14,8 +14,8 @@ import (
 
 func newBlocklistCmd() *cobra.Command {
 	var (
-		format, output string
-		add            []string
+		format, output, stateDir string
+		add                      []string
 	)
 	var help strings.Builder
 	for _, f := range blocklist.Formats {
@@ -48,6 +48,10 @@ func newBlocklistCmd() *cobra.Command {
 				}
 				l.Add(ds, ps)
 			}
+			// Last, so the allowlist wins over every source.
+			if err := applyOverlays(l, stateDir); err != nil {
+				return fmt.Errorf("--state-dir: %w", err)
+			}
 			var w io.Writer = cmd.OutOrStdout()
 			if output != "" {
 				f, err := os.Create(output)
@@ -68,6 +72,7 @@ func newBlocklistCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "nftables", "output format: "+strings.Join(blocklist.FormatNames(), ", "))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
 	cmd.Flags().StringSliceVar(&add, "add", nil, "extra lists to merge (plain domains/addresses/CIDRs, hosts files, adblock ||name^ rules)")
 	return cmd
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,4 +177,63 @@ func TestNetPcapReportMatchesSchema(t *testing.T) {
 	if err := sch.Validate(doc); err != nil {
 		t.Errorf("net report does not match the schema: %v", err)
 	}
+}
+
+// TestIntelUpdateAndBlocklist: a feed served over HTTP on loopback is
+// stored, a cut-short download changes nothing, lookup explains matches,
+// and the allowlist wins in the exported block list.
+func TestIntelUpdateAndBlocklist(t *testing.T) {
+	state := t.TempDir()
+	feed := "new-pool.example\nrelay.research.example\n192.0.2.0/24\n"
+	cut := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cut {
+			// Promise more than is sent: a broken download.
+			w.Header().Set("Content-Length", "1000")
+			w.Write([]byte("a.example\n"))
+			return
+		}
+		w.Write([]byte(feed))
+	}))
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
+		t.Fatalf("test server not on loopback: %s", srv.URL)
+	}
+	code, out, stderr := run(t, "intel", "--state-dir", state, "update", "--from", srv.URL+"/list.txt", "--source", "campus")
+	if code != 0 || !strings.Contains(out, "campus: 3 entries (3 added, 0 removed)") {
+		t.Fatalf("update: exit %d %q %q", code, out, stderr)
+	}
+	cut = true
+	if code, _, stderr := run(t, "intel", "--state-dir", state, "update", "--from", srv.URL+"/list.txt", "--source", "campus"); code != ExitError || !strings.Contains(stderr, "download") {
+		t.Errorf("cut-short download: exit %d %q", code, stderr)
+	}
+	code, out, _ = run(t, "intel", "--state-dir", state, "lookup", "eu.new-pool.example")
+	if code != 0 || !strings.Contains(out, "feed campus: new-pool.example (pool") {
+		t.Errorf("lookup: %d %q", code, out)
+	}
+	if code, out, _ := run(t, "intel", "--state-dir", state, "lookup", "pool.xmrig.com"); code != 0 || !strings.Contains(out, "embedded intel") {
+		t.Errorf("lookup embedded: %d %q", code, out)
+	}
+	if code, out, _ := run(t, "intel", "--state-dir", state, "lookup", "www.example.org"); code != ExitFindings || !strings.Contains(out, "not listed") {
+		t.Errorf("lookup unlisted: %d %q", code, out)
+	}
+	if code, _, _ := run(t, "intel", "--state-dir", state, "allow", "research.example"); code != 0 {
+		t.Fatal("allow failed")
+	}
+	code, out, _ = run(t, "blocklist", "--state-dir", state, "--format", "domains", "--add", writeTemp(t, "mirror.research.example\n"))
+	if code != 0 || !strings.Contains(out, "new-pool.example\n") || strings.Contains(out, "research.example") {
+		t.Errorf("blocklist with feed and allowlist:\n%s", out)
+	}
+	if code, out, _ := run(t, "blocklist", "--state-dir", state, "--format", "ips"); code != 0 || !strings.Contains(out, "192.0.2.0/24") {
+		t.Errorf("feed networks missing: %q", out)
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
