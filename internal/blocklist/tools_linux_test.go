@@ -2,7 +2,6 @@ package blocklist
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/testkit/dnsclient"
 )
 
 // testList is the embedded intel plus networks of both families, so every
@@ -142,7 +142,7 @@ func TestDnsmasqBlocksPools(t *testing.T) {
 		var got string
 		var err error
 		for range 50 { // dnsmasq may still be starting
-			if got, err = queryA(server, tc.name); err == nil {
+			if got, err = dnsclient.QueryA(server, tc.name); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -151,61 +151,6 @@ func TestDnsmasqBlocksPools(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %s", tc.name, got, err, tc.want)
 		}
 	}
-}
-
-// queryA asks a DNS server on loopback for name's A record.
-func queryA(server, name string) (string, error) {
-	var q bytes.Buffer
-	binary.Write(&q, binary.BigEndian, [6]uint16{0x4d47, 0x0100, 1, 0, 0, 0})
-	for _, label := range strings.Split(name, ".") {
-		q.WriteByte(byte(len(label)))
-		q.WriteString(label)
-	}
-	q.Write([]byte{0, 0, 1, 0, 1})
-	c, err := net.Dial("udp", server)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write(q.Bytes()); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 512)
-	n, err := c.Read(buf)
-	if err != nil {
-		return "", err
-	}
-	r := buf[:n]
-	if len(r) < 12 || binary.BigEndian.Uint16(r) != 0x4d47 {
-		return "", fmt.Errorf("bad reply")
-	}
-	if rcode := r[3] & 0xf; rcode != 0 {
-		return fmt.Sprintf("rcode %d", rcode), nil
-	}
-	an := binary.BigEndian.Uint16(r[6:])
-	off := q.Len() // the question is echoed back
-	for i := 0; i < int(an) && off+12 <= len(r); i++ {
-		// Name (a pointer here), type, class, ttl, rdlength, rdata.
-		if r[off]&0xc0 == 0xc0 {
-			off += 2
-		} else {
-			for off < len(r) && r[off] != 0 {
-				off += int(r[off]) + 1
-			}
-			off++
-		}
-		if off+10 > len(r) {
-			break
-		}
-		typ, rdlen := binary.BigEndian.Uint16(r[off:]), int(binary.BigEndian.Uint16(r[off+8:]))
-		off += 10
-		if typ == 1 && rdlen == 4 && off+4 <= len(r) {
-			return net.IP(r[off : off+4]).String(), nil
-		}
-		off += rdlen
-	}
-	return "", fmt.Errorf("no A record")
 }
 
 // TestRealFeeds reads the real CoinBlockerLists (2018) and NoCoin files

@@ -237,3 +237,15 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+func TestNetLogsCommand(t *testing.T) {
+	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\nNov 23 20:40:02 dnsmasq[1234]: query[A] www.example.org from 10.1.2.4\n")
+	code, out, _ := run(t, "net", "logs", "--format", "json", log)
+	if code != ExitFindings || !strings.Contains(out, `"src_ip": "10.1.2.3"`) || strings.Contains(out, "10.1.2.4") {
+		t.Errorf("net logs: exit %d\n%s", code, out)
+	}
+	code, _, _ = run(t, "net", "logs", "--fail-on", "none", writeTemp(t, "nothing to see\n"))
+	if code != 0 {
+		t.Errorf("unknown format: exit %d", code)
+	}
+}

@@ -20,24 +20,44 @@ import (
 func newNetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "net",
-		Short: "Find mining hosts from network traffic",
+		Short: "Find mining hosts from network traffic and resolver logs",
 	}
-	cmd.AddCommand(newNetPcapCmd())
-	return cmd
-}
-
-func newNetPcapCmd() *cobra.Command {
-	var format, output, failOn string
-	cmd := &cobra.Command{
-		Use:   "pcap FILE...",
-		Short: "Analyse pcap/pcapng captures for mining protocols, pool DNS lookups and pool TLS names",
-		Long: `pcap reads capture files (pcap or pcapng; Ethernet, Linux cooked, raw IP; IPv4
+	cmd.AddCommand(
+		newNetReadCmd("pcap FILE...", "Analyse pcap/pcapng captures for mining protocols, pool DNS lookups and pool TLS names",
+			`pcap reads capture files (pcap or pcapng; Ethernet, Linux cooked, raw IP; IPv4
 and IPv6), reassembles TCP streams and recognises mining by parsing the
 protocol: Monero/XMRig, Stratum v1, EthereumStratum, ETHPROXY and getwork,
 also inside WebSocket; pool domains in DNS queries and TLS SNI. One
 incident per source host.
 
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
+			func(cmd *cobra.Command, a *netsense.Analyzer, f *os.File, name string) error {
+				return a.ReadCapture(cmd.Context(), f, name)
+			}),
+		newNetReadCmd("logs FILE...", "Find hosts that look up mining pools in resolver query logs",
+			`logs reads DNS query logs — dnsmasq (log-queries), BIND query log, Unbound,
+Windows DNS debug log, Zeek dns.log (TSV or JSON), Suricata EVE — and reports
+every client that asked for a pool or browser-miner domain (suffix match),
+with how often. Lines of other formats are counted and skipped.
+
+Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
+			func(cmd *cobra.Command, a *netsense.Analyzer, f *os.File, name string) error {
+				matched, skipped, err := a.ReadDNSLog(cmd.Context(), f, name)
+				if err == nil && matched == 0 && skipped > 0 {
+					a.Errors = append(a.Errors, fmt.Sprintf("%s: no line in a known query-log format (%d lines skipped)", name, skipped))
+				}
+				return err
+			}),
+	)
+	return cmd
+}
+
+// newNetReadCmd builds a command that feeds files to an analyzer with read
+// and reports like scan does.
+func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
+	var format, output, failOn string
+	cmd := &cobra.Command{
+		Use: use, Short: short, Long: long,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			threshold, err := findings.ParseSeverity(failOn)
@@ -55,27 +75,25 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				if err != nil {
 					return err
 				}
-				err = a.ReadCapture(cmd.Context(), f, name)
+				err = read(cmd, a, f, name)
 				f.Close()
 				if err != nil {
 					return err
 				}
 			}
-			fs := a.Findings()
+			fs := append([]findings.Finding{}, a.Findings()...)
 			rep := &findings.Report{
 				Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
-				Host:     findings.HostInfo{Hostname: "capture", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: strings.Join(files, " ")},
-				Started:  started.UTC(),
-				Options:  findings.Options{IntelVer: db.Manifest.Version},
-				Findings: fs, Incidents: netsense.Incidents(fs),
-				Checks:   []findings.CheckRun{{ID: "net.pcap", Status: "ok", Findings: len(fs)}},
-				Warnings: append([]string{}, a.Errors...),
+				Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: strings.Join(files, " ")},
+				Started:   started.UTC(),
+				Options:   findings.Options{IntelVer: db.Manifest.Version},
+				Findings:  fs,
+				Incidents: []findings.Incident{},
+				Checks:    []findings.CheckRun{{ID: "net." + cmd.Name(), Status: "ok", Findings: len(fs)}},
+				Warnings:  append([]string{}, a.Errors...),
 			}
-			if rep.Findings == nil {
-				rep.Findings = []findings.Finding{}
-			}
-			if rep.Incidents == nil {
-				rep.Incidents = []findings.Incident{}
+			if in := netsense.Incidents(fs); in != nil {
+				rep.Incidents = in
 			}
 			rep.Finished = time.Now().UTC()
 			rep.DurationMS = time.Since(started).Milliseconds()

@@ -181,16 +181,25 @@ func (a *Analyzer) dnsQuery(src, dst netip.Addr, name string, ts time.Time) {
 	}
 	key := src.String() + "|" + name
 	if f, ok := a.dns[key]; ok {
-		t := ts
-		f.Evidence.LastSeen = &t
+		if !ts.IsZero() {
+			t := ts
+			f.Evidence.LastSeen = &t
+		}
 		f.Evidence.Packets++
 		return
 	}
 	t1, t2 := ts, ts
+	ev := findings.Evidence{SrcIP: src.String(), Domain: name, Packets: 1}
+	if dst.IsValid() {
+		ev.DstIP, ev.DstPort = dst.String(), 53
+	}
+	if !ts.IsZero() {
+		ev.FirstSeen, ev.LastSeen = &t1, &t2
+	}
 	f := &findings.Finding{
-		Rule: "net.dns_pool", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
+		Rule: "net.dns_pool", Check: "net.dns", Severity: findings.High, Signal: findings.SignalNetwork,
 		Title:       fmt.Sprintf("%s looked up mining domain %s", src, name),
-		Evidence:    findings.Evidence{SrcIP: src.String(), DstIP: dst.String(), DstPort: 53, Domain: name, FirstSeen: &t1, LastSeen: &t2, Packets: 1},
+		Evidence:    ev,
 		Remediation: "Find the host behind the source address and scan it (minerguard scan); block the domain at the resolver (minerguard blocklist).",
 		Confidence:  0.8,
 	}
@@ -306,7 +315,7 @@ func Incidents(fs []findings.Finding) []findings.Incident {
 			if !containsStr(in.Rules, f.Rule) {
 				in.Rules = append(in.Rules, f.Rule)
 			}
-			if f.Evidence.DstPort != 0 && f.Rule != "net.dns_pool" && f.Rule != "net.dns_pool_keyword" {
+			if f.Evidence.DstIP != "" && f.Rule != "net.dns_pool" && f.Rule != "net.dns_pool_keyword" {
 				remotes[netip.AddrPortFrom(netip.MustParseAddr(f.Evidence.DstIP), uint16(f.Evidence.DstPort)).String()] = true
 			}
 		}
