@@ -249,3 +249,29 @@ func TestNetLogsCommand(t *testing.T) {
 		t.Errorf("unknown format: exit %d", code)
 	}
 }
+
+// TestNetTraceToOwner: a client seen in a resolver log is traced through
+// its DHCP lease and the inventory to a machine, owner and room.
+func TestNetTraceToOwner(t *testing.T) {
+	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.20.0.15\n")
+	leases := writeTemp(t, "1763935200 aa:bb:cc:00:00:01 10.20.0.15 gpu07 *\n")
+	inv := writeTemp(t, "ip,hostname,owner,department,location,contact\n10.20.0.0/16,,Network team,IT,Data centre A,noc@example.edu\n10.20.0.15,gpu07,Dr. Li,Physics,Building 3 room 201,li@example.edu\n")
+	code, out, stderr := run(t, "net", "logs", "--format", "json", "--leases", leases, "--inventory", inv, log)
+	if code != ExitFindings {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	var rep findings.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Findings[0].Evidence.Details
+	if d["host"] != "gpu07" || d["owner"] != "Dr. Li" || d["location"] != "Building 3 room 201" || d["mac"] != "aa:bb:cc:00:00:01" || d["contact"] != "li@example.edu" {
+		t.Errorf("details %v", d)
+	}
+	if !strings.Contains(rep.Incidents[0].Title, "gpu07, Dr. Li, Physics, Building 3 room 201") {
+		t.Errorf("incident title %q", rep.Incidents[0].Title)
+	}
+	if code, _, stderr := run(t, "net", "logs", "--inventory", writeTemp(t, "name\nx\n"), log); code != ExitError || !strings.Contains(stderr, "no ip or cidr column") {
+		t.Errorf("bad inventory: exit %d %q", code, stderr)
+	}
+}

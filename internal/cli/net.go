@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/report"
+	"github.com/minerguard/minerguard/internal/trace"
 	"github.com/minerguard/minerguard/internal/version"
 )
 
@@ -56,6 +58,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 // and reports like scan does.
 func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
 	var format, output, failOn string
+	var leases, inventory []string
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
 		Args: cobra.MinimumNArgs(1),
@@ -82,6 +85,11 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 				}
 			}
 			fs := append([]findings.Finding{}, a.Findings()...)
+			if len(leases)+len(inventory) > 0 {
+				if err := traceOwners(fs, leases, inventory); err != nil {
+					return err
+				}
+			}
 			rep := &findings.Report{
 				Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
 				Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: strings.Join(files, " ")},
@@ -119,5 +127,64 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file")
 	cmd.Flags().StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
+	cmd.Flags().StringSliceVar(&leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
+	cmd.Flags().StringSliceVar(&inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
 	return cmd
+}
+
+// traceOwners adds the machine and the people behind each finding's
+// source address, at the time it was seen.
+func traceOwners(fs []findings.Finding, leases, inventory []string) error {
+	var tr trace.Tracer
+	for _, files := range []struct {
+		names []string
+		add   func(io.Reader, string) error
+	}{{leases, tr.AddLeases}, {inventory, tr.AddInventory}} {
+		for _, name := range files.names {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			err = files.add(f, name)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for i := range fs {
+		ev := &fs[i].Evidence
+		addr, err := netip.ParseAddr(ev.SrcIP)
+		if err != nil {
+			continue
+		}
+		var at time.Time
+		if ev.FirstSeen != nil {
+			at = *ev.FirstSeen
+		}
+		o, ok := tr.Resolve(addr, at)
+		if !ok {
+			continue
+		}
+		if ev.Details == nil {
+			ev.Details = map[string]string{}
+		}
+		for k, v := range map[string]string{"host": o.Hostname, "mac": o.MAC, "owner": o.Owner, "department": o.Department, "location": o.Location, "contact": o.Contact} {
+			if v != "" {
+				ev.Details[k] = v
+			}
+		}
+		ev.Details["traced_from"] = strings.Join(o.Sources, " ")
+		if o.Hostname != "" {
+			fs[i].Title += fmt.Sprintf(" [%s", o.Hostname)
+			if o.Owner != "" {
+				fs[i].Title += ", " + o.Owner
+			}
+			if o.Location != "" {
+				fs[i].Title += ", " + o.Location
+			}
+			fs[i].Title += "]"
+		}
+	}
+	return nil
 }

@@ -324,7 +324,17 @@ func Incidents(fs []findings.Finding) []findings.Incident {
 		}
 		sort.Strings(in.Remotes)
 		in.Confidence = float64(int((1-miss)*100+0.5)) / 100
-		in.Title = fmt.Sprintf("host %s: %s", h, strings.Join(in.Rules, ", "))
+		who := h
+		if d := fs[by[h][0]].Evidence.Details; d["host"] != "" || d["owner"] != "" {
+			var parts []string
+			for _, k := range []string{"host", "owner", "department", "location"} {
+				if d[k] != "" {
+					parts = append(parts, d[k])
+				}
+			}
+			who = fmt.Sprintf("%s (%s)", h, strings.Join(parts, ", "))
+		}
+		in.Title = fmt.Sprintf("host %s: %s", who, strings.Join(in.Rules, ", "))
 		out = append(out, in)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity > out[j].Severity })
