@@ -488,3 +488,17 @@ func commandRefs(cmd string) (url, domain string, paths []string) {
 	}
 	return url, domain, paths
 }
+
+// SSHDGlobal returns the effective global sshd settings of the host (the
+// first value of each keyword wins, as sshd reads them; Match blocks are
+// left out), following Include files.
+func SSHDGlobal(env *Env) (map[string]SSHDDirective, []error) {
+	var warns []error
+	out := map[string]SSHDDirective{}
+	for _, d := range readSSHDConfig(env, "/etc/ssh/sshd_config", "", 0, map[string]bool{}, &warns) {
+		if _, seen := out[d.Key]; !seen && d.Match == "" {
+			out[d.Key] = d
+		}
+	}
+	return out, warns
+}

@@ -275,3 +275,22 @@ func TestNetTraceToOwner(t *testing.T) {
 		t.Errorf("bad inventory: exit %d %q", code, stderr)
 	}
 }
+
+func TestHardenCommand(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc/ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "etc/ssh/sshd_config"), []byte("PermitRootLogin yes\n"), 0o644)
+	code, out, _ := run(t, "harden", "--root", root, "--only", "ssh.root_login", "--format", "json")
+	if code != ExitFindings || !strings.Contains(out, `"status": "fail"`) || !strings.Contains(out, "PermitRootLogin prohibit-password") {
+		t.Errorf("weak root: exit %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(root, "etc/ssh/sshd_config"), []byte("PermitRootLogin no\n"), 0o644)
+	if code, out, _ := run(t, "harden", "--root", root, "--only", "ssh.root_login"); code != 0 || !strings.HasPrefix(out, "PASS") {
+		t.Errorf("hardened root: exit %d %q", code, out)
+	}
+	if code, _, stderr := run(t, "harden", "--only", "no.such.item"); code != ExitError || !strings.Contains(stderr, "no.such.item") {
+		t.Errorf("unknown item: exit %d %q", code, stderr)
+	}
+}
