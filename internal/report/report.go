@@ -13,7 +13,7 @@ import (
 )
 
 // Formats lists the supported output formats.
-var Formats = []string{"table", "json"}
+var Formats = []string{"table", "json", "eve"}
 
 // Write renders rep in format to w. color enables ANSI colours in tables.
 func Write(w io.Writer, rep *findings.Report, format string, color bool) error {
@@ -22,6 +22,8 @@ func Write(w io.Writer, rep *findings.Report, format string, color bool) error {
 		return JSON(w, rep)
 	case "table", "":
 		return Table(w, rep, color)
+	case "eve":
+		return EVE(w, rep)
 	default:
 		return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))
 	}
@@ -195,4 +197,57 @@ func (e *errWriter) printf(format string, a ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, a...)
 	}
+}
+
+// eveEvent is one finding as a Suricata-EVE-style line, so SIEMs that
+// already ingest EVE alerts take minerguard's without a new parser.
+type eveEvent struct {
+	Timestamp string            `json:"timestamp"`
+	EventType string            `json:"event_type"`
+	Host      string            `json:"host,omitempty"`
+	SrcIP     string            `json:"src_ip,omitempty"`
+	SrcPort   int               `json:"src_port,omitempty"`
+	DestIP    string            `json:"dest_ip,omitempty"`
+	DestPort  int               `json:"dest_port,omitempty"`
+	Alert     eveAlert          `json:"alert"`
+	Finding   findings.Finding  `json:"minerguard"`
+	Tool      map[string]string `json:"tool"`
+}
+
+type eveAlert struct {
+	Action    string `json:"action"`
+	Signature string `json:"signature"`
+	Category  string `json:"category"`
+	Severity  int    `json:"severity"` // 1 high .. 3 low, as Suricata
+}
+
+// EVE writes one JSON object per finding per line.
+func EVE(w io.Writer, rep *findings.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, f := range rep.Findings {
+		ts := rep.Started
+		if f.Evidence.FirstSeen != nil {
+			ts = *f.Evidence.FirstSeen
+		}
+		sev := 3
+		switch {
+		case f.Severity >= findings.High:
+			sev = 1
+		case f.Severity == findings.Medium:
+			sev = 2
+		}
+		e := eveEvent{
+			Timestamp: ts.UTC().Format("2006-01-02T15:04:05.000000-0700"),
+			EventType: "alert", Host: rep.Host.Hostname,
+			SrcIP: f.Evidence.SrcIP, SrcPort: f.Evidence.SrcPort, DestIP: f.Evidence.DstIP, DestPort: f.Evidence.DstPort,
+			Alert:   eveAlert{Action: "allowed", Signature: f.Title, Category: f.Rule, Severity: sev},
+			Finding: f,
+			Tool:    map[string]string{"name": rep.Tool, "version": rep.Version},
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -121,3 +121,25 @@ func TestUnknownFormat(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestEVE(t *testing.T) {
+	var b bytes.Buffer
+	if err := Write(&b, sampleReport(), "eve", false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != len(sampleReport().Findings) {
+		t.Fatalf("%d lines for %d findings", len(lines), len(sampleReport().Findings))
+	}
+	var e map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil {
+		t.Fatal(err)
+	}
+	alert := e["alert"].(map[string]any)
+	if e["event_type"] != "alert" || alert["severity"].(float64) != 1 || alert["category"] != "process.kthread_mimic" || e["timestamp"] != "2026-11-23T10:00:00.000000+0000" {
+		t.Errorf("event %s", lines[0])
+	}
+	if mg := e["minerguard"].(map[string]any); mg["rule"] != "process.kthread_mimic" {
+		t.Errorf("finding not carried: %v", mg)
+	}
+}
