@@ -3,11 +3,9 @@ package checks
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/sigscan"
 )
 
 // filesIntel is data/files.json: the indicators of the file checks
@@ -462,19 +461,21 @@ func readBounded(fsys host.FS, p string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// fileSHA256 hashes a host file (for findings only: a scan never hashes
-// files it reports nothing about).
-func fileSHA256(fsys host.FS, p string) string {
+// sha256File hashes a host file — for findings only: a scan never hashes
+// files it reports nothing about.
+func sha256File(fsys host.FS, p string) (string, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sigscan.HashReader(f)
+}
+
+// fileSHA256 is sha256File for evidence, "" when the file cannot be read.
+func fileSHA256(fsys host.FS, p string) string {
+	sum, _ := sha256File(fsys, p)
+	return sum
 }
 
 // userHomes lists /root and the directories in /home: where people keep

@@ -350,20 +350,6 @@ func readBinFile(fsys host.FS, bf *binFile, verify, trustCtime bool) {
 	}
 }
 
-// sha256File hashes a host file (flagged files and downloaders only).
-func sha256File(fsys host.FS, p string) (string, error) {
-	f, err := fsys.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 func fillSHA(fsys host.FS, bf *binFile) {
 	if bf.sha256 == "" {
 		bf.sha256, _ = sha256File(fsys, bf.path)

@@ -2,9 +2,7 @@ package checks
 
 import (
 	"context"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/sigscan"
 )
 
 func init() {
@@ -290,9 +289,9 @@ func analyseLibrary(env *Env, p string) ([]string, string, int64, error) {
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("%s: %w", p, err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, min(st.Size(), maxLibraryBytes))); err != nil {
+	sum, err := sigscan.HashReader(io.NewSectionReader(f, 0, min(st.Size(), maxLibraryBytes)))
+	if err != nil {
 		return nil, "", 0, fmt.Errorf("%s: %w", p, err)
 	}
-	return syms, hex.EncodeToString(h.Sum(nil)), st.Size(), nil
+	return syms, sum, st.Size(), nil
 }

@@ -265,8 +265,14 @@ func SHA256(proc host.Proc, pid int) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	return HashReader(f)
+}
+
+// HashReader returns the hex SHA-256 of everything r yields: the one way
+// evidence hashes are computed.
+func HashReader(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
