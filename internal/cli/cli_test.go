@@ -294,3 +294,15 @@ func TestHardenCommand(t *testing.T) {
 		t.Errorf("unknown item: exit %d %q", code, stderr)
 	}
 }
+
+func TestNetWorkHoursFlags(t *testing.T) {
+	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\n")
+	for _, args := range [][]string{{"--work-hours", "20-08"}, {"--work-hours", "x"}, {"--tz", "Mars/Olympus"}} {
+		if code, _, stderr := run(t, append(append([]string{"net", "logs"}, args...), log)...); code != ExitError || !strings.Contains(stderr, args[0]) {
+			t.Errorf("%v: exit %d %q", args, code, stderr)
+		}
+	}
+	if code, _, _ := run(t, "net", "logs", "--work-hours", "09-18", "--tz", "Asia/Shanghai", "--fail-on", "none", log); code != 0 {
+		t.Errorf("valid flags: exit %d", code)
+	}
+}

@@ -6,8 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
+
+	// The zone database is compiled in: a static binary on a minimal host
+	// may have no /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 
@@ -57,7 +62,8 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 // newNetReadCmd builds a command that feeds files to an analyzer with read
 // and reports like scan does.
 func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
-	var format, output, failOn string
+	var format, output, failOn, workHours, tz string
+	var weekends bool
 	var leases, inventory []string
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
@@ -73,6 +79,9 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			}
 			started := time.Now()
 			a := netsense.NewAnalyzer(db)
+			if a.Work, err = parseWorkHours(workHours, tz, weekends); err != nil {
+				return err
+			}
 			for _, name := range files {
 				f, err := os.Open(name)
 				if err != nil {
@@ -127,6 +136,9 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file")
 	cmd.Flags().StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
+	cmd.Flags().StringVar(&workHours, "work-hours", "08-20", "working hours HH-HH; lookups of mining domains mostly outside them are reported")
+	cmd.Flags().StringVar(&tz, "tz", "Local", "time zone of the working hours (e.g. Asia/Shanghai)")
+	cmd.Flags().BoolVar(&weekends, "weekends", false, "count Saturday and Sunday as working days")
 	cmd.Flags().StringSliceVar(&leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
 	return cmd
@@ -187,4 +199,19 @@ func traceOwners(fs []findings.Finding, leases, inventory []string) error {
 		}
 	}
 	return nil
+}
+
+func parseWorkHours(hours, tz string, weekends bool) (netsense.WorkHours, error) {
+	var w netsense.WorkHours
+	a, b, ok := strings.Cut(hours, "-")
+	start, err1 := strconv.Atoi(a)
+	end, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || start < 0 || end > 24 || start >= end {
+		return w, fmt.Errorf("--work-hours %q: want HH-HH, e.g. 08-20", hours)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return w, fmt.Errorf("--tz: %w", err)
+	}
+	return netsense.WorkHours{Start: start, End: end, Weekdays: !weekends, Loc: loc}, nil
 }

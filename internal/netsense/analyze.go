@@ -39,18 +39,21 @@ type flow struct {
 
 // Analyzer accumulates what captures show.
 type Analyzer struct {
-	db      *intel.DB
-	flows   map[flowKey]*flow
-	order   []flowKey
-	dns     map[string]*findings.Finding
-	out     []findings.Finding
+	db    *intel.DB
+	flows map[flowKey]*flow
+	order []flowKey
+	dns   map[string]*findings.Finding
+	times map[string][]time.Time
+	out   []findings.Finding
+	// Work are the working hours timing is judged against.
+	Work    WorkHours
 	Packets uint64
 	Errors  []string
 }
 
 // NewAnalyzer returns an analyzer judging against db.
 func NewAnalyzer(db *intel.DB) *Analyzer {
-	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}}
+	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}, times: map[string][]time.Time{}, Work: DefaultWorkHours}
 }
 
 // ReadCapture reads a pcap or pcapng stream.
@@ -180,6 +183,9 @@ func (a *Analyzer) dnsQuery(src, dst netip.Addr, name string, ts time.Time) {
 		return
 	}
 	key := src.String() + "|" + name
+	if !ts.IsZero() && len(a.times[key]) < maxTimes {
+		a.times[key] = append(a.times[key], ts)
+	}
 	if f, ok := a.dns[key]; ok {
 		if !ts.IsZero() {
 			t := ts
@@ -214,6 +220,14 @@ func (a *Analyzer) dnsQuery(src, dst netip.Addr, name string, ts time.Time) {
 
 // judge turns a finished flow into findings.
 func (a *Analyzer) judge(f *flow) {
+	for i := range f.dir {
+		d := &f.dir[i]
+		d.flush(func(b []byte) {
+			for _, msg := range d.messages(b) {
+				f.sess.Feed(msg)
+			}
+		})
+	}
 	ev := findings.Evidence{
 		SrcIP: f.client.addr.String(), SrcPort: int(f.client.port),
 		DstIP: f.server.addr.String(), DstPort: int(f.server.port),
@@ -282,6 +296,7 @@ func (a *Analyzer) Findings() []findings.Finding {
 	for _, k := range keys {
 		out = append(out, *a.dns[k])
 	}
+	out = append(out, timingFindings(a.dns, a.times, a.Work)...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Severity != out[j].Severity {
 			return out[i].Severity > out[j].Severity

@@ -2,8 +2,12 @@ package netsense
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/minerguard/minerguard/internal/findings"
 
 	"github.com/minerguard/minerguard/internal/intel"
 )
@@ -46,4 +50,48 @@ func FuzzDNSLogLine(f *testing.F) {
 		_, _, _ = a.ReadDNSLog(context.Background(), strings.NewReader(s), "fuzz")
 		a.Findings()
 	})
+}
+
+func eveLines(client, name string, times []time.Time) string {
+	var b strings.Builder
+	for _, t := range times {
+		fmt.Fprintf(&b, `{"timestamp":"%s","event_type":"dns","src_ip":"%s","dns":{"type":"query","rrname":"%s"}}`+"\n", t.Format("2006-01-02T15:04:05.000000-0700"), client, name)
+	}
+	return b.String()
+}
+
+func TestTimingOffHoursAndBeacon(t *testing.T) {
+	night := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) // a Tuesday, 02:00
+	var beacon, irregular []time.Time
+	for i := range 8 {
+		beacon = append(beacon, night.Add(time.Duration(i)*5*time.Minute+time.Duration(i%2)*3*time.Second))
+	}
+	day := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for _, m := range []int{0, 3, 40, 41, 95, 200, 202, 300} {
+		irregular = append(irregular, day.Add(time.Duration(m)*time.Minute))
+	}
+	a := NewAnalyzer(intel.MustLoad())
+	a.Work = WorkHours{Start: 8, End: 20, Weekdays: true, Loc: time.UTC}
+	log := eveLines("10.9.0.1", "pool.supportxmr.com", beacon) + eveLines("10.9.0.2", "xmr.nanopool.org", irregular)
+	if _, _, err := a.ReadDNSLog(context.Background(), strings.NewReader(log), "eve.json"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]findings.Finding{}
+	for _, f := range a.Findings() {
+		got[f.Rule+" "+f.Evidence.SrcIP] = f
+	}
+	if f, ok := got["net.off_hours 10.9.0.1"]; !ok || f.Evidence.Details["off_hours"] != "8" {
+		t.Errorf("night lookups not flagged off-hours: %+v", got)
+	}
+	if f, ok := got["net.beacon 10.9.0.1"]; !ok || f.Evidence.Details["period"] != "5m0s" {
+		t.Errorf("5-minute beacon not found: %+v", f)
+	}
+	for _, r := range []string{"net.off_hours 10.9.0.2", "net.beacon 10.9.0.2"} {
+		if _, ok := got[r]; ok {
+			t.Errorf("%s: daytime irregular lookups flagged", r)
+		}
+	}
+	if _, ok := got["net.dns_pool 10.9.0.2"]; !ok {
+		t.Error("the lookups themselves must still be reported")
+	}
 }

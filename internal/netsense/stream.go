@@ -89,6 +89,47 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 	return out
 }
 
+// flush gives up on missing data at the end of a flow: what waits behind
+// a gap (a packet the capture lost) is handed to deliver in sequence
+// order, the gaps skipped and the message cut by each gap dropped, so a
+// lost segment costs one message, not the rest of the flow.
+func (d *direction) flush(deliver func([]byte)) {
+	for len(d.pending) > 0 {
+		first, found := uint32(0), false
+		for s := range d.pending {
+			if !found || int32(s-d.next) < int32(first-d.next) {
+				first, found = s, true
+			}
+		}
+		p := d.pending[first]
+		delete(d.pending, first)
+		d.held -= len(p)
+		switch diff := int32(first - d.next); {
+		case diff > 0:
+			d.lost += int(diff)
+			d.buf = nil
+			d.next = first
+		case int(-diff) >= len(p):
+			continue // wholly retransmitted data
+		default:
+			p = p[-diff:]
+		}
+		d.next += uint32(len(p))
+		// Whatever now follows in order belongs to the same run.
+		for {
+			q, ok := d.pending[d.next]
+			if !ok {
+				break
+			}
+			delete(d.pending, d.next)
+			d.held -= len(q)
+			p = append(p, q...)
+			d.next += uint32(len(q))
+		}
+		deliver(p)
+	}
+}
+
 // messages appends in-order bytes and returns complete messages.
 func (d *direction) messages(data []byte) [][]byte {
 	if len(data) == 0 {
