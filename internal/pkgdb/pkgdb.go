@@ -98,7 +98,10 @@ type Diversion struct {
 // DB is what a package manager recorded for the selected directories.
 type DB struct {
 	// Manager is "dpkg" or "rpm".
-	Manager  string
+	Manager string
+	// Tool is the rpm front end that reinstalls packages on the root
+	// ("dnf", "yum", "zypper"); "" for dpkg.
+	Tool     string
 	Packages map[string]Package
 	// Files holds the packaged files under the selected directories, by
 	// resolved host path.
@@ -120,6 +123,12 @@ func (db *DB) Owner(p string) string {
 // ReinstallCommand is the command that restores a package's files.
 func (db *DB) ReinstallCommand(pkg string) string {
 	if db.Manager == "rpm" {
+		switch db.Tool {
+		case "zypper":
+			return "zypper install --force " + pkg
+		case "yum":
+			return "yum reinstall " + pkg
+		}
 		return "dnf reinstall " + pkg
 	}
 	return "apt-get install --reinstall " + pkg
