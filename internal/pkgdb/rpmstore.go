@@ -57,6 +57,10 @@ func readBerkeley(r io.ReaderAt, size int64, each func(id int, blob []byte)) (wa
 	}
 	page := make([]byte, psize)
 	ovf := make([]byte, psize)
+	// Each overflow page belongs to one value: a page met twice is a cycle
+	// or a crafted file making every entry re-read the same pages, so the
+	// bytes read stay bounded by the file size.
+	used := make([]bool, npages)
 	id := 0
 	for pn := uint32(1); pn < npages; pn++ {
 		if _, err := r.ReadAt(page, int64(pn)*int64(psize)); err != nil {
@@ -86,7 +90,7 @@ func readBerkeley(r io.ReaderAt, size int64, each func(id int, blob []byte)) (wa
 				continue
 			}
 			id++
-			blob, err := overflowChain(r, order, m.Swapped, e.PageNo, e.Length, npages, ovf)
+			blob, err := overflowChain(r, m.Swapped, e.PageNo, e.Length, used, ovf)
 			if err != nil {
 				warnings = append(warnings, fmt.Sprintf("page %d entry %d: %v", pn, i, err))
 				continue
@@ -98,17 +102,20 @@ func readBerkeley(r io.ReaderAt, size int64, each func(id int, blob []byte)) (wa
 }
 
 // overflowChain concatenates the overflow pages holding one value.
-func overflowChain(r io.ReaderAt, order binary.ByteOrder, swapped bool, pn, length, npages uint32, page []byte) ([]byte, error) {
-	if length > maxBlob {
+func overflowChain(r io.ReaderAt, swapped bool, pn, length uint32, used []bool, page []byte) ([]byte, error) {
+	psize := uint32(len(page))
+	if length > maxBlob || uint64(length) > uint64(len(used))*uint64(psize) {
 		return nil, fmt.Errorf("value of %d bytes", length)
 	}
-	psize := uint32(len(page))
 	blob := make([]byte, 0, length)
-	// A chain visits each page at most once; more hops is a cycle.
-	for hops := uint32(0); pn != 0; hops++ {
-		if pn >= npages || hops >= npages {
-			return nil, fmt.Errorf("overflow page %d out of range or cyclic", pn)
+	for pn != 0 {
+		if pn >= uint32(len(used)) {
+			return nil, fmt.Errorf("overflow page %d out of range", pn)
 		}
+		if used[pn] {
+			return nil, fmt.Errorf("overflow page %d cyclic or shared by two values", pn)
+		}
+		used[pn] = true
 		if _, err := r.ReadAt(page, int64(pn)*int64(psize)); err != nil {
 			return nil, fmt.Errorf("overflow page %d: %w", pn, err)
 		}
@@ -170,6 +177,10 @@ func readNDB(r io.ReaderAt, size int64, each func(id int, blob []byte)) (warning
 		return nil, fmt.Errorf("slot pages: %w", err)
 	}
 	var bh [16]byte
+	// Blobs do not overlap, so together they are smaller than the file; a
+	// crafted file pointing every slot at one big blob is refused.
+	total := int64(0)
+	seen := map[int64]bool{}
 	for s := 2; s < len(slots)/16; s++ {
 		slot := slots[s*16 : s*16+16]
 		if le.Uint32(slot[0:]) != ndbSlotMagic {
@@ -180,6 +191,11 @@ func readNDB(r io.ReaderAt, size int64, each func(id int, blob []byte)) (warning
 			continue // free slot
 		}
 		off := int64(blk) * ndbBlockSize
+		if seen[off] {
+			warnings = append(warnings, fmt.Sprintf("package %d: blob at offset %d listed twice", pkg, off))
+			continue
+		}
+		seen[off] = true
 		if _, err := r.ReadAt(bh[:], off); err != nil {
 			warnings = append(warnings, fmt.Sprintf("package %d: blob at %d: %v", pkg, off, err))
 			continue
@@ -191,6 +207,10 @@ func readNDB(r io.ReaderAt, size int64, each func(id int, blob []byte)) (warning
 		n := int64(le.Uint32(bh[12:]))
 		if n > maxBlob || off+16+n > size {
 			warnings = append(warnings, fmt.Sprintf("package %d: blob of %d bytes past the end of the file", pkg, n))
+			continue
+		}
+		if total += n; total > size {
+			warnings = append(warnings, fmt.Sprintf("package %d: blobs overlap", pkg))
 			continue
 		}
 		blob := make([]byte, n)
