@@ -1,7 +1,7 @@
 // Package pkgdb reads what the package manager of a root says it installed
 // (dpkg's /var/lib/dpkg; rpm's rpmdb.sqlite, NDB Packages.db or Berkeley DB
-// Packages), so file checks can tell a
-// packaged binary from a replaced or dropped one. Everything is read through
+// Packages), so file checks can tell a packaged binary from a replaced or
+// dropped one. Everything is read through
 // host.FS: the same code verifies the live host and a mounted disk image.
 //
 // Only files under the directories a caller asks for are kept: a full
