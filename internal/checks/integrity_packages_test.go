@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -270,43 +269,44 @@ func TestIntegrityPackagesRPM(t *testing.T) {
 	}
 }
 
-// TestIntegrityPackagesCentOS7 verifies against a real CentOS 7 Berkeley DB
-// rpm database (from go-rpmdb's test data): a tampered /usr/bin/bash is
-// reported with the yum command CentOS 7 needs.
-func TestIntegrityPackagesCentOS7(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/knqyf263/go-rpmdb").Output()
-	if err != nil {
-		t.Skipf("go-rpmdb module: %v", err)
-	}
-	src := filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata", "centos7-plain", "Packages")
-	db, err := os.ReadFile(src)
-	if err != nil {
-		t.Skipf("%s: %v", src, err)
-	}
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{
-		"bin":             "->usr/bin",
-		"etc/os-release":  "NAME=\"CentOS Linux\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
-		"usr/bin/bash":    "\x7fELF bash with a backdoor",
-		"usr/bin/kswapd0": "\x7fELF miner",
-	})
-	if err := os.MkdirAll(filepath.Join(root, "var/lib/rpm"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "var/lib/rpm/Packages"), db, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fs := runOn(t, fileEnv(t, root), "integrity.packages", 0)
-	want := []string{
-		"integrity.package_modified high /usr/bin/bash",
-		"integrity.unowned_executable medium /usr/bin/kswapd0",
-	}
-	if got := ruleSet(fs); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	for _, f := range fs {
-		if f.Evidence.Path == "/usr/bin/bash" && !strings.Contains(f.Remediation, "yum reinstall bash") {
-			t.Errorf("remediation %q, want yum reinstall bash", f.Remediation)
-		}
+// TestIntegrityPackagesRPMStores runs the check on roots holding real
+// Berkeley DB (CentOS 7) and NDB (SLE 15) rpmdbs from go-rpmdb's testdata,
+// with one packaged binary replaced.
+func TestIntegrityPackagesRPMStores(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, dst, osRelease, tampered, reinstall string
+	}{
+		{"centos7 bdb", "centos7-plain/Packages", "var/lib/rpm/Packages",
+			"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n", "/usr/bin/bash", "yum reinstall bash"},
+		{"centos8 bdb", "centos8-modularitylabel/Packages", "var/lib/rpm/Packages",
+			"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"8\"\n", "/usr/bin/ls", "dnf reinstall coreutils-single"},
+		{"sle15 ndb", "sle15-bci/Packages.db", "usr/lib/sysimage/rpm/Packages.db",
+			"ID=\"sles\"\nID_LIKE=\"suse\"\nVERSION_ID=\"15.3\"\n", "/usr/bin/ls", "zypper install --force coreutils"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := pkgdbtest.GoRPMDBTestdata(tc.src)
+			if err != nil {
+				t.Skipf("no real rpmdb to read: %v", err)
+			}
+			db, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := t.TempDir()
+			writeTree(t, root, map[string]string{
+				"bin":                                "->usr/bin",
+				"etc/os-release":                     tc.osRelease,
+				tc.dst:                               string(db),
+				strings.TrimPrefix(tc.tampered, "/"): "\x7fELF replaced by a rootkit",
+			})
+			fs := runOn(t, fileEnv(t, root), "integrity.packages", 0)
+			want := "integrity.package_modified high " + tc.tampered
+			if got := ruleSet(fs); strings.Join(got, "\n") != want {
+				t.Fatalf("got\n%s", strings.Join(got, "\n"))
+			}
+			if f := fs[0]; !strings.Contains(f.Remediation, tc.reinstall) || f.Evidence.Details["algo"] != "sha256" {
+				t.Fatalf("%+v %s", f.Evidence, f.Remediation)
+			}
+		})
 	}
 }

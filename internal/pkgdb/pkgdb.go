@@ -1,6 +1,7 @@
 // Package pkgdb reads what the package manager of a root says it installed
-// (dpkg's /var/lib/dpkg, rpm's rpmdb.sqlite), so file checks can tell a
-// packaged binary from a replaced or dropped one. Everything is read through
+// (dpkg's /var/lib/dpkg; rpm's rpmdb.sqlite, NDB Packages.db or Berkeley DB
+// Packages), so file checks can tell a packaged binary from a replaced or
+// dropped one. Everything is read through
 // host.FS: the same code verifies the live host and a mounted disk image.
 //
 // Only files under the directories a caller asks for are kept: a full
@@ -99,8 +100,9 @@ type Diversion struct {
 type DB struct {
 	// Manager is "dpkg" or "rpm".
 	Manager string
-	// rpmTool is the rpm front end for reinstall commands (dnf, yum, zypper).
-	rpmTool  string
+	// Tool is the rpm front end that reinstalls packages on the root
+	// ("dnf", "yum", "zypper"); "" for dpkg.
+	Tool     string
 	Packages map[string]Package
 	// Files holds the packaged files under the selected directories, by
 	// resolved host path.
@@ -121,35 +123,16 @@ func (db *DB) Owner(p string) string {
 
 // ReinstallCommand is the command that restores a package's files.
 func (db *DB) ReinstallCommand(pkg string) string {
-	switch {
-	case db.Manager != "rpm":
-		return "apt-get install --reinstall " + pkg
-	case db.rpmTool == "zypper":
-		return "zypper install --force " + pkg
-	case db.rpmTool == "yum":
-		return "yum reinstall " + pkg
-	}
-	return "dnf reinstall " + pkg
-}
-
-// rpmToolFor picks the package tool of an rpm system from its os-release:
-// zypper on SUSE, yum before RHEL 8, dnf otherwise.
-func rpmToolFor(osRelease []byte) string {
-	kv := map[string]string{}
-	for _, l := range strings.Split(string(osRelease), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
-			kv[k] = strings.Trim(v, `"'`)
+	if db.Manager == "rpm" {
+		switch db.Tool {
+		case "zypper":
+			return "zypper install --force " + pkg
+		case "yum":
+			return "yum reinstall " + pkg
 		}
+		return "dnf reinstall " + pkg
 	}
-	id := strings.ToLower(kv["ID"] + " " + kv["ID_LIKE"])
-	if strings.Contains(id, "suse") {
-		return "zypper"
-	}
-	major, _, _ := strings.Cut(kv["VERSION_ID"], ".")
-	if (strings.Contains(id, "rhel") || strings.Contains(id, "centos")) && major != "" && major < "8" && len(major) == 1 {
-		return "yum"
-	}
-	return "dnf"
+	return "apt-get install --reinstall " + pkg
 }
 
 // Open reads the package database of the root: dpkg when
@@ -160,10 +143,6 @@ func Open(fsys host.FS, dirs []string) (*DB, error) {
 		return OpenDpkg(fsys, dirs)
 	}
 	db, err := OpenRPM(fsys, dirs)
-	if err == nil {
-		osr, _ := fsys.ReadFile("/etc/os-release")
-		db.rpmTool = rpmToolFor(osr)
-	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoDatabase
 	}

@@ -1,9 +1,6 @@
 package pkgdb
 
 import (
-	"path"
-	"strings"
-
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,8 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-
-	dbi "github.com/knqyf263/go-rpmdb/pkg/db"
+	"strings"
 
 	"github.com/minerguard/minerguard/internal/host"
 
@@ -23,31 +19,27 @@ import (
 // rpmdbSQLite are where rpm 4.16+ keeps its sqlite database (RHEL 9, Fedora).
 var rpmdbSQLite = []string{"/usr/lib/sysimage/rpm/rpmdb.sqlite", "/var/lib/rpm/rpmdb.sqlite"}
 
-// rpmStores are rpm's other databases, newest first: NDB (SUSE) and the
-// Berkeley DB hash file of RHEL/CentOS 5-8. Their records are the same
-// header blobs the sqlite database holds; go-rpmdb's page readers (the
-// ones trivy uses) pull the blobs out and ParseHeader reads them.
-var rpmStores = []struct{ path, kind string }{
-	{"/usr/lib/sysimage/rpm/Packages.db", "ndb"},
-	{"/var/lib/rpm/Packages.db", "ndb"},
-	{"/var/lib/rpm/Packages", "bdb"},
-}
-
-// blobReader is a page-level rpm database reader (bdb or ndb), run in a
-// child process (rpmchild.go).
-type blobReader interface {
-	Read() <-chan dbi.Entry
-	Close() error
+// rpmdbStores are the older storage formats, tried after sqlite: NDB of
+// SUSE (rpm 4.16+ without sqlite) and the Berkeley DB hash file of RHEL 7/8,
+// older SUSE and Amazon Linux 2.
+var rpmdbStores = []struct {
+	path string
+	read func(io.ReaderAt, int64, func(int, []byte)) ([]string, error)
+}{
+	{"/usr/lib/sysimage/rpm/Packages.db", readNDB},
+	{"/var/lib/rpm/Packages.db", readNDB},
+	{"/var/lib/rpm/Packages", readBerkeley},
+	{"/usr/lib/sysimage/rpm/Packages", readBerkeley},
 }
 
 // ErrUnsupported is a package database minerguard cannot read.
 var ErrUnsupported = errors.New("unsupported package database")
 
-// OpenRPM reads rpm's database: sqlite (RHEL 9+, Fedora), NDB (SUSE) or
-// Berkeley DB (RHEL/CentOS 5-8). The database is copied out of the root
-// first and opened read-only: the readers want a real file, and a scan
-// must never write to the scanned system, take rpm's locks, or follow a
-// link out of the root.
+// OpenRPM reads rpm's database: rpmdb.sqlite, else NDB Packages.db, else
+// the Berkeley DB Packages. The database is copied out of the root first
+// and the copy read: SQLite wants a real file it may lock, and a scan must
+// never write to the scanned system, take rpm's locks, or follow a link out
+// of the root.
 func OpenRPM(fsys host.FS, dirs []string) (*DB, error) {
 	var src string
 	for _, p := range rpmdbSQLite {
@@ -57,9 +49,14 @@ func OpenRPM(fsys host.FS, dirs []string) (*DB, error) {
 		}
 	}
 	if src == "" {
-		for _, st := range rpmStores {
-			if fi, err := fsys.Stat(st.path); err == nil && fi.Mode().IsRegular() {
-				return openRPMStore(fsys, st.path, st.kind, dirs)
+		for _, s := range rpmdbStores {
+			if st, err := fsys.Stat(s.path); err == nil && st.Mode().IsRegular() {
+				db, err := openRPMStore(fsys, s.path, s.read, newDirFilter(fsys, dirs))
+				if err != nil {
+					return nil, err
+				}
+				db.Tool = rpmTool(fsys, s.path)
+				return db, nil
 			}
 		}
 		return nil, fs.ErrNotExist
@@ -80,7 +77,107 @@ func OpenRPM(fsys host.FS, dirs []string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
+	db.Tool = rpmTool(fsys, src)
 	return db, nil
+}
+
+// openRPMStore copies an NDB or Berkeley DB file out of the root and reads
+// its header blobs.
+func openRPMStore(fsys host.FS, src string, read func(io.ReaderAt, int64, func(int, []byte)) ([]string, error), filter *dirFilter) (*DB, error) {
+	tmp, err := os.MkdirTemp("", "minerguard-rpmdb-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: copy: %w", src, err)
+	}
+	defer os.RemoveAll(tmp)
+	dst := filepath.Join(tmp, "Packages")
+	if err := copyOut(fsys, src, dst); err != nil {
+		return nil, err
+	}
+	db, err := readRPMStore(dst, read, filter)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return db, nil
+}
+
+func readRPMStore(file string, read func(io.ReaderAt, int64, func(int, []byte)) ([]string, error), filter *dirFilter) (*DB, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	db := newRPMDB()
+	warns, err := read(f, st.Size(), func(id int, blob []byte) { db.addHeader(int64(id), blob, filter) })
+	if err != nil {
+		return nil, err
+	}
+	db.Warnings = append(warns, db.Warnings...)
+	return db, nil
+}
+
+// ReadRPMStore reads an NDB ("ndb") or Berkeley DB ("bdb") rpmdb at a real
+// path, keeping the files under dirs as given (no link resolution).
+func ReadRPMStore(file, format string, dirs []string) (*DB, error) {
+	read := readBerkeley
+	if format == "ndb" {
+		read = readNDB
+	}
+	f := &dirFilter{}
+	for _, d := range dirs {
+		f.dirs = append(f.dirs, dirAlias{raw: d, canon: d})
+	}
+	return readRPMStore(file, read, f)
+}
+
+// rpmTool picks the tool that reinstalls packages on the root: zypper on
+// SUSE, yum up to RHEL/CentOS 7 and Amazon Linux 2, dnf otherwise. The
+// distribution comes from /etc/os-release; without one, the database
+// format tells (NDB is SUSE's alone).
+func rpmTool(fsys host.FS, dbPath string) string {
+	b, err := fsys.ReadFile("/etc/os-release")
+	if err != nil || len(b) > 1<<16 {
+		b = nil
+	}
+	var id, like, version string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		v = strings.ToLower(strings.Trim(v, `"'`))
+		switch k {
+		case "ID":
+			id = v
+		case "ID_LIKE":
+			like = v
+		case "VERSION_ID":
+			version = v
+		}
+	}
+	ids := strings.Fields(id + " " + like)
+	major, _, _ := strings.Cut(version, ".")
+	for _, d := range ids {
+		if strings.Contains(d, "suse") || d == "sles" {
+			return "zypper"
+		}
+	}
+	for _, d := range ids {
+		switch d {
+		case "rhel", "centos", "fedora", "amzn", "ol", "rocky", "almalinux", "scientific":
+			if id == "amzn" && major == "2" || id != "fedora" && id != "amzn" && (major == "5" || major == "6" || major == "7") {
+				return "yum"
+			}
+			return "dnf"
+		}
+	}
+	if strings.HasSuffix(dbPath, ".db") {
+		return "zypper"
+	}
+	return "dnf"
 }
 
 func copyOut(fsys host.FS, src, dst string) error {
@@ -110,67 +207,37 @@ func ReadRPMSQLite(file string, dirs []string) (*DB, error) {
 	return readRPMSQLite(file, f)
 }
 
-// openRPMStore copies a bdb/ndb database out of the root and reads it.
-func openRPMStore(fsys host.FS, src, kind string, dirs []string) (*DB, error) {
-	tmp, err := os.MkdirTemp("", "minerguard-rpmdb-")
+func readRPMSQLite(file string, filter *dirFilter) (*DB, error) {
+	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?mode=ro"
+	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("%s: copy: %w", src, err)
-	}
-	defer os.RemoveAll(tmp)
-	dst := filepath.Join(tmp, path.Base(src))
-	if err := copyOut(fsys, src, dst); err != nil {
 		return nil, err
 	}
-	db, err := readRPMStore(dst, kind, newDirFilter(fsys, dirs))
+	defer sqldb.Close()
+	rows, err := sqldb.Query("SELECT hnum, blob FROM Packages")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+		return nil, err
 	}
-	return db, nil
-}
-
-// ReadRPMStore reads a Berkeley DB ("Packages") or NDB ("Packages.db")
-// rpm database at a real path, keeping the files under dirs as given.
-func ReadRPMStore(file string, dirs []string) (*DB, error) {
-	f := &dirFilter{}
-	for _, d := range dirs {
-		f.dirs = append(f.dirs, dirAlias{raw: d, canon: d})
-	}
-	kind := "bdb"
-	if strings.HasSuffix(file, ".db") {
-		kind = "ndb"
-	}
-	return readRPMStore(file, kind, f)
-}
-
-// readRPMStore reads the store's header blobs in an isolated child
-// (rpmchild.go) and parses them here with ParseHeader.
-func readRPMStore(file, kind string, filter *dirFilter) (*DB, error) {
+	defer rows.Close()
 	db := newRPMDB()
-	n := int64(0)
-	err := readStoreIsolated(kind, file, func(b []byte, err error) {
-		n++
-		if err != nil {
-			db.Warnings = append(db.Warnings, fmt.Sprintf("record %d: %v", n, err))
-			return
-		}
-		db.addRPMBlob(n, b, filter)
-	})
-	if err != nil {
-		if len(db.Packages) == 0 {
+	for rows.Next() {
+		var hnum int64
+		var blob []byte
+		if err := rows.Scan(&hnum, &blob); err != nil {
 			return nil, err
 		}
-		// What was read before the reader failed is still true.
-		db.Warnings = append(db.Warnings, err.Error())
+		db.addHeader(hnum, blob, filter)
 	}
-	return db, nil
+	return db, rows.Err()
 }
 
 func newRPMDB() *DB {
 	return &DB{Manager: "rpm", Packages: map[string]Package{}, Files: map[string]*File{}}
 }
 
-// addRPMBlob adds one package header blob (the same format in every store).
-func (db *DB) addRPMBlob(hnum int64, blob []byte, filter *dirFilter) {
+// addHeader adds one header blob of the database; a damaged one becomes a
+// warning naming its number.
+func (db *DB) addHeader(hnum int64, blob []byte, filter *dirFilter) {
 	h, err := ParseHeader(blob)
 	if err != nil {
 		db.Warnings = append(db.Warnings, fmt.Sprintf("package %d: %v", hnum, err))
@@ -192,28 +259,4 @@ func (db *DB) addRPMBlob(hnum int64, blob []byte, filter *dirFilter) {
 		}
 		db.Files[path] = &File{Path: path, Package: p.Name, Digest: f.Digest, Algo: p.Algo, Conffile: f.Config}
 	}
-}
-
-func readRPMSQLite(file string, filter *dirFilter) (*DB, error) {
-	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?mode=ro"
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
-	defer sqldb.Close()
-	rows, err := sqldb.Query("SELECT hnum, blob FROM Packages")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	db := newRPMDB()
-	for rows.Next() {
-		var hnum int64
-		var blob []byte
-		if err := rows.Scan(&hnum, &blob); err != nil {
-			return nil, err
-		}
-		db.addRPMBlob(hnum, blob, filter)
-	}
-	return db, rows.Err()
 }
