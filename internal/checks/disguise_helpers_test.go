@@ -18,6 +18,7 @@ import (
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/process"
+	"github.com/minerguard/minerguard/internal/testkit/fstree"
 )
 
 // buildSleeper compiles testdata/sleeper, the disguisable test process.
@@ -239,19 +240,5 @@ func nulIf(b bool) string {
 // writeTree creates files (mode 0755) and symlinks ("->target") under root.
 func writeTree(t *testing.T, root string, tree map[string]string) {
 	t.Helper()
-	for name, content := range tree {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fstree.Write(t, root, tree, 0o755)
 }

@@ -9,25 +9,12 @@ import (
 
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/pkgdb/pkgdbtest"
+	"github.com/minerguard/minerguard/internal/testkit/fstree"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
 	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fstree.Write(t, root, files, 0o644)
 }
 
 const statusFixture = `Package: coreutils

