@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,7 +232,9 @@ func (b *builder) answer(i int) {
 	f := b.rep.Findings[i]
 	strat, known := strategyOf(f.Rule)
 	if !known {
-		b.skip(i, "no automatic response for this rule")
+		if f.Severity > findings.Info {
+			b.skip(i, "no automatic response for this rule")
+		}
 		return
 	}
 	p := f.Evidence.Path
@@ -243,6 +246,16 @@ func (b *builder) answer(i int) {
 	case stratLine:
 		if strings.HasPrefix(f.Rule, "persistence.cron.") && !isCrontab(p) {
 			b.quarantine(i, p)
+			return
+		}
+		if ls := f.Evidence.Details["lines"]; ls != "" {
+			// The check names every line of the infection (a web page
+			// with a loader and an inline start call).
+			for _, n := range strings.Split(ls, ",") {
+				if k, err := strconv.Atoi(n); err == nil {
+					b.removeLine(i, p, k)
+				}
+			}
 			return
 		}
 		b.removeLine(i, p, f.Evidence.Line)
