@@ -72,9 +72,9 @@ func crashAt() int {
 func newCleanCmd() *cobra.Command {
 	var (
 		root, from, planFile, state, minSev, format, output, resume string
-		incidents                                                 []string
-		apply, yes, allowPkg, restoreOrig, noBlock, verbose       bool
-		sample, sweep                                             time.Duration
+		incidents                                                   []string
+		apply, yes, allowPkg, restoreOrig, noBlock, verbose         bool
+		sample, sweep                                               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "clean",

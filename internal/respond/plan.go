@@ -59,8 +59,8 @@ type Action struct {
 	Domains []string   `json:"domains,omitempty"`
 	// Remotes are the pool endpoints the processes used, for verify.
 	Remotes []string `json:"remotes,omitempty"`
-	User    string     `json:"user,omitempty"`
-	Advice  string     `json:"advice,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Advice  string   `json:"advice,omitempty"`
 	// Incident and Findings say which findings this action answers
 	// (indexes into the report's findings).
 	Incident string            `json:"incident,omitempty"`
