@@ -183,6 +183,7 @@ func (a *Applier) snapshot(i int, p string) (Change, error) {
 				return c, err
 			}
 			c.Real = real
+			a.removeTemps(filepath.Dir(real))
 			return c, nil
 		}
 	}
@@ -287,7 +288,7 @@ func (a *Applier) editFile(i int, p string, edits []LineEdit) (string, error) {
 // replaceFile atomically replaces real with data, keeping meta's owner,
 // mode and xattrs (not its times or flags: the file did change).
 func (a *Applier) replaceFile(real string, data []byte, meta FileMeta) error {
-	tmp, err := writeTemp(filepath.Dir(real), data)
+	tmp, err := writeTemp(filepath.Dir(real), a.tmpPrefix(), data)
 	if err != nil {
 		return err
 	}
@@ -309,9 +310,26 @@ func (a *Applier) replaceFile(real string, data []byte, meta FileMeta) error {
 	return fsyncDir(filepath.Dir(real))
 }
 
+// tmpPrefix names this run's temporary files, so a run cut between
+// writing one and renaming it can find and remove it.
+func (a *Applier) tmpPrefix() string { return ".minerguard-" + filepath.Base(a.Journal.Dir) + "-" }
+
+// removeTemps deletes this run's temporary files left in dir by a crash.
+func (a *Applier) removeTemps(dir string) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), a.tmpPrefix()) && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // writeTemp writes data to a new file in dir, fsynced.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".minerguard-*")
+func writeTemp(dir, prefix string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return "", err
 	}

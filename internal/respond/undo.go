@@ -122,6 +122,7 @@ func (a *Applier) restore(c Change) (string, error) {
 		return "", err
 	}
 	dir := filepath.Dir(real)
+	a.removeTemps(dir)
 	cur, err := statMeta(real)
 	if err != nil {
 		return "", err
@@ -172,7 +173,7 @@ func (a *Applier) restore(c Change) (string, error) {
 			if err != nil {
 				return note, err
 			}
-			tmp, err := writeTemp(dir, data)
+			tmp, err := writeTemp(dir, a.tmpPrefix(), data)
 			if err != nil {
 				return note, err
 			}
