@@ -215,6 +215,22 @@ func (b *builder) processActions(procs []Proc) {
 			}
 		}
 	}
+	// The processes' own programs and scripts go to the vault with them,
+	// answering the finding about the process.
+	for _, p := range procs {
+		fi := -1
+		for i, f := range b.rep.Findings {
+			if f.Evidence.PID == p.PID && f.Signal != findings.SignalStatus {
+				fi = i
+				break
+			}
+		}
+		for _, file := range p.Files {
+			if ai := b.quarantine(-1, file); ai >= 0 && fi >= 0 {
+				b.note(ai, fi)
+			}
+		}
+	}
 	b.add(Action{Kind: KindFreeze, Title: fmt.Sprintf("freeze %d process(es) so none can restart another", len(procs)), Procs: procs, Severity: sev})
 	b.add(Action{Kind: KindEvidence, Title: fmt.Sprintf("copy evidence of %d process(es) into the vault", len(procs)), Procs: procs, Severity: sev})
 	var remotes []string

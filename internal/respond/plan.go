@@ -44,6 +44,8 @@ type Proc struct {
 	Exe       string `json:"exe,omitempty"`
 	Cmdline   string `json:"cmdline,omitempty"`
 	Why       string `json:"why,omitempty"`
+	// Files are the process's own program and scripts, quarantined with it.
+	Files []string `json:"files,omitempty"`
 }
 
 // Action is one step of a plan.

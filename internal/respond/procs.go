@@ -217,7 +217,7 @@ func Processes(ctx context.Context, h host.Host, rep *findings.Report, opts Opti
 		}
 	}
 	for pid := range in {
-		if p := t.Get(pid); p != nil && !p.ExeDeleted && !p.MemFD() {
+		if p := t.Get(pid); p != nil && ownProgram(p) {
 			m.addPath(p.Exe)
 		}
 	}
@@ -283,15 +283,48 @@ func Processes(ctx context.Context, h host.Host, rep *findings.Report, opts Opti
 		}
 	}
 	var out []Proc
+	exeDirs := map[string]bool{}
+	for pid := range in {
+		if p := t.Get(pid); p != nil && g.check(p) == "" && ownProgram(p) {
+			exeDirs[path.Dir(p.Exe)] = true
+		}
+	}
 	for pid, why := range in {
 		p := t.Get(pid)
 		if p == nil || g.check(p) != "" {
 			continue
 		}
-		out = append(out, procOf(p, why))
+		pr := procOf(p, why)
+		if ownProgram(p) {
+			pr.Files = append(pr.Files, p.Exe)
+		}
+		// A watchdog's script next to the miner is the malware's too.
+		if s := scriptOf(p); s != "" && exeDirs[path.Dir(s)] {
+			pr.Files = append(pr.Files, s)
+		}
+		out = append(out, pr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 	return out, nil
+}
+
+// systemDirs hold the distribution's programs: an interpreter or tool run
+// from there is not the malware's own file even when malware runs it.
+var systemDirs = []string{"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/usr/share/", "/snap/"}
+
+// ownProgram reports an executable that belongs to the malware itself
+// (not an interpreter or system tool it runs), so other processes running
+// the same file are copies of it and the file may be quarantined.
+func ownProgram(p *process.Process) bool {
+	if p.Exe == "" || p.ExeDeleted || p.MemFD() || isShell(p) || scan.IsWatchdogName(path.Base(p.Exe)) {
+		return false
+	}
+	for _, d := range systemDirs {
+		if strings.HasPrefix(p.Exe, d) {
+			return false
+		}
+	}
+	return true
 }
 
 func readScript(fsys host.FS, p string) string {
