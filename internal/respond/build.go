@@ -260,6 +260,10 @@ func (b *builder) answer(i int) {
 	case stratAdvise:
 		b.advise(i, "left for a person to decide: "+orDefault(f.Remediation, "review it"))
 	case stratLine:
+		if strings.HasPrefix(f.Rule, "persistence.cron.") && unitName(path.Base(p)) {
+			b.service(i, p) // a systemd timer
+			return
+		}
 		if strings.HasPrefix(f.Rule, "persistence.cron.") && !isCrontab(p) {
 			b.quarantine(i, p)
 			return

@@ -122,6 +122,12 @@ func OpenJournal(dir string) (*Journal, error) {
 	if len(j.Recs) == 0 || j.Recs[0].Type != recHeader || j.Recs[0].Plan == nil {
 		return nil, fmt.Errorf("%s: no plan header; not a minerguard journal", name)
 	}
+	n := len(j.Recs[0].Plan.Actions)
+	for k, r := range j.Recs[1:] {
+		if r.Action < -1 || r.Action >= n {
+			return nil, fmt.Errorf("%s: record %d names action %d; the plan has %d", name, k+2, r.Action, n)
+		}
+	}
 	if valid < len(data) {
 		// Cut the torn tail so appends start on a line of their own.
 		if err := os.Truncate(name, int64(valid)); err != nil {
