@@ -3,6 +3,7 @@ package respond
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -84,4 +85,21 @@ func FuzzApplyEdits(f *testing.F) {
 			t.Fatalf("delete removed %d lines", len(splitLines(text))-len(splitLines(out)))
 		}
 	})
+}
+
+// BenchmarkApplyEdits removes two lines from a 100k-line file.
+func BenchmarkApplyEdits(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 100000 {
+		fmt.Fprintf(&buf, "%d * * * * /usr/local/bin/job-%d --flag\n", i%60, i)
+	}
+	text := buf.Bytes()
+	edits := []LineEdit{{Line: 500, Old: []byte("19 * * * * /usr/local/bin/job-499 --flag"), Delete: true},
+		{Line: 90001, Old: []byte("0 * * * * /usr/local/bin/job-90000 --flag"), Delete: true}}
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, changed, err := ApplyEdits(text, edits); err != nil || !changed {
+			b.Fatal(err)
+		}
+	}
 }

@@ -155,7 +155,7 @@ var fixedTime = time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC)
 
 // writeInfected builds the infected root with owners, xattrs, an immutable
 // crontab and fixed times, as a real infected disk has them.
-func writeInfected(t *testing.T, root string) {
+func writeInfected(t testing.TB, root string) {
 	t.Helper()
 	fstree.Write(t, root, infectedTree, 0)
 	must := func(err error) {
@@ -189,7 +189,7 @@ func writeInfected(t *testing.T, root string) {
 }
 
 // chattr sets inode flags, skipping the test where the filesystem has none.
-func chattr(t *testing.T, p string, flags uint32) {
+func chattr(t testing.TB, p string, flags uint32) {
 	t.Helper()
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
