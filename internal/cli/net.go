@@ -55,6 +55,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				}
 				return err
 			}),
+		newNetLiveCmd(),
 	)
 	return cmd
 }
@@ -93,44 +94,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 					return err
 				}
 			}
-			fs := append([]findings.Finding{}, a.Findings()...)
-			if len(leases)+len(inventory) > 0 {
-				if err := traceOwners(fs, leases, inventory); err != nil {
-					return err
-				}
-			}
-			rep := &findings.Report{
-				Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
-				Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: strings.Join(files, " ")},
-				Started:   started.UTC(),
-				Options:   findings.Options{IntelVer: db.Manifest.Version},
-				Findings:  fs,
-				Incidents: []findings.Incident{},
-				Checks:    []findings.CheckRun{{ID: "net." + cmd.Name(), Status: "ok", Findings: len(fs)}},
-				Warnings:  append([]string{}, a.Errors...),
-			}
-			if in := netsense.Incidents(fs); in != nil {
-				rep.Incidents = in
-			}
-			rep.Finished = time.Now().UTC()
-			rep.DurationMS = time.Since(started).Milliseconds()
-			rep.Summarise()
-			var w io.Writer = cmd.OutOrStdout()
-			if output != "" {
-				f, err := os.Create(output)
-				if err != nil {
-					return fmt.Errorf("--output: %w", err)
-				}
-				defer f.Close()
-				w = f
-			}
-			if err := report.Write(w, rep, format, false); err != nil {
-				return err
-			}
-			if rep.CountAtLeast(threshold) > 0 {
-				return exitError{code: ExitFindings}
-			}
-			return nil
+			return writeNetReport(cmd, a, db, started, strings.Join(files, " "), netOutput{format, output, threshold, leases, inventory}, a.Errors)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
@@ -142,6 +106,56 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 	cmd.Flags().StringSliceVar(&leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
 	return cmd
+}
+
+// netOutput is how a net command reports.
+type netOutput struct {
+	format, output    string
+	failOn            findings.Severity
+	leases, inventory []string
+}
+
+// writeNetReport traces, groups and writes an analyzer's findings like
+// scan does, and sets the exit code.
+func writeNetReport(cmd *cobra.Command, a *netsense.Analyzer, db *intel.DB, started time.Time, source string, o netOutput, warnings []string) error {
+	fs := append([]findings.Finding{}, a.Findings()...)
+	if len(o.leases)+len(o.inventory) > 0 {
+		if err := traceOwners(fs, o.leases, o.inventory); err != nil {
+			return err
+		}
+	}
+	rep := &findings.Report{
+		Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
+		Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: source},
+		Started:   started.UTC(),
+		Options:   findings.Options{IntelVer: db.Manifest.Version},
+		Findings:  fs,
+		Incidents: []findings.Incident{},
+		Checks:    []findings.CheckRun{{ID: "net." + cmd.Name(), Status: "ok", Findings: len(fs)}},
+		Warnings:  append([]string{}, warnings...),
+	}
+	if in := netsense.Incidents(fs); in != nil {
+		rep.Incidents = in
+	}
+	rep.Finished = time.Now().UTC()
+	rep.DurationMS = time.Since(started).Milliseconds()
+	rep.Summarise()
+	var w io.Writer = cmd.OutOrStdout()
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := report.Write(w, rep, o.format, false); err != nil {
+		return err
+	}
+	if rep.CountAtLeast(o.failOn) > 0 {
+		return exitError{code: ExitFindings}
+	}
+	return nil
 }
 
 // traceOwners adds the machine and the people behind each finding's

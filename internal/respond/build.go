@@ -226,9 +226,14 @@ func (b *builder) processActions(procs []Proc) {
 			}
 		}
 		for _, file := range p.Files {
-			if ai := b.quarantine(-1, file); ai >= 0 && fi >= 0 {
+			ai := b.quarantine(-1, file)
+			if ai < 0 {
+				continue
+			}
+			if fi >= 0 {
 				b.note(ai, fi)
 			}
+			b.plan.Actions[ai].Severity = findings.Max(b.plan.Actions[ai].Severity, sev)
 		}
 	}
 	b.add(Action{Kind: KindFreeze, Title: fmt.Sprintf("freeze %d process(es) so none can restart another", len(procs)), Procs: procs, Severity: sev})

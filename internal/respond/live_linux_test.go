@@ -149,6 +149,14 @@ func TestLiveMinerWithWatchdogs(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 
+	// Bystanders running the same system programs as the watchdogs (sh,
+	// sleep) must survive the clean and the sweep.
+	bystander := exec.Command("sh", "-c", "while :; do sleep 0.2; done")
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { bystander.Process.Kill(); bystander.Wait() }()
+
 	state := t.TempDir()
 	report := filepath.Join(t.TempDir(), "report.json")
 	if out, code := run(t, "scan", "--format", "json", "--output", report, "--sample", "0", "--fail-on", "none"); code != 0 {
@@ -177,6 +185,9 @@ func TestLiveMinerWithWatchdogs(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // longer than both restart loops
 	if left := procsUnder(dir); len(left) > 0 {
 		t.Fatalf("still running after clean:\n%s\n\nclean said:\n%s", strings.Join(left, "\n"), out)
+	}
+	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the clean killed an unrelated shell loop: %v", err)
 	}
 	// Evidence of the miner was taken while it was frozen.
 	ev, _ := filepath.Glob(filepath.Join(state, "runs", "*", "evidence", "*", "process.json"))

@@ -507,10 +507,12 @@ func (a *Applier) kill(ctx context.Context, i int, act Action) (string, error) {
 		return "no live process table (offline root)", nil
 	}
 	targets := a.frozen(act)
+	// Only the malware's own programs and scripts mark a respawn: the
+	// frozen set may hold a "sleep" or "sh" that every host runs.
 	m := &markers{paths: map[string]bool{}, names: map[string]bool{}}
-	for _, p := range targets {
-		if p.Exe != "" && !strings.HasPrefix(p.Exe, "/memfd:") {
-			m.paths[p.Exe] = true
+	for _, p := range act.Procs {
+		for _, f := range p.Files {
+			m.paths[f] = true
 		}
 	}
 	for _, x := range a.Journal.Plan().Actions {

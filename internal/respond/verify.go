@@ -55,8 +55,8 @@ func Returned(ctx context.Context, h host.Host, plan *Plan, rep *findings.Report
 			}
 		case KindKill:
 			for _, p := range a.Procs {
-				if p.Exe != "" && !strings.HasPrefix(p.Exe, "/memfd:") {
-					exes[p.Exe] = true
+				for _, f := range p.Files {
+					exes[f] = true // the malware's own programs, never /usr/bin/sleep
 				}
 			}
 			remotes = append(remotes, a.Remotes...)
