@@ -36,6 +36,9 @@ type Applier struct {
 	// CrashAt, when positive, kills minerguard itself at that step: the
 	// fault tests use it to stop a run between any two changes.
 	CrashAt int
+	// Systemd stops and forgets quarantined units on a live host; nil
+	// finds systemctl when systemd runs the host, and does nothing offline.
+	Systemd Systemd
 
 	steps int
 	vault *Vault
@@ -72,6 +75,9 @@ func (a *Applier) Apply(ctx context.Context) ([]Result, error) {
 	}
 	if a.Host.Proc() != nil {
 		a.guard = newGuard(a.Host.Proc())
+		if a.Systemd == nil {
+			a.Systemd = liveSystemd()
+		}
 	}
 	var results []Result
 	for i, act := range plan.Actions {

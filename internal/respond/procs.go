@@ -520,6 +520,19 @@ func (a *Applier) kill(ctx context.Context, i int, act Action) (string, error) {
 			m.paths[x.Path] = true
 		}
 	}
+	// Units whose files are gone are stopped before the kill, so systemd
+	// does not restart them (Restart=always), and then forgotten.
+	var unitNote string
+	if units := planUnits(a.Journal.Plan()); len(units) > 0 && a.Systemd != nil {
+		if err := a.Systemd.Stop(ctx, units); err != nil {
+			unitNote = "; " + err.Error()
+		} else {
+			unitNote = fmt.Sprintf("; systemd units stopped: %s", strings.Join(units, ", "))
+		}
+		if err := a.Systemd.Reload(ctx); err != nil {
+			unitNote += "; " + err.Error()
+		}
+	}
 	killed := a.killAll(i, targets)
 	sweep := a.Sweep
 	if sweep == 0 {
@@ -551,9 +564,9 @@ func (a *Applier) kill(ctx context.Context, i int, act Action) (string, error) {
 		}
 	}
 	if respawns > 0 {
-		return fmt.Sprintf("%d process(es) killed, %d of them respawns caught by the sweep", killed, respawns), nil
+		return fmt.Sprintf("%d process(es) killed, %d of them respawns caught by the sweep%s", killed, respawns, unitNote), nil
 	}
-	return fmt.Sprintf("%d process(es) killed; nothing respawned in %s", killed, sweep), nil
+	return fmt.Sprintf("%d process(es) killed; nothing respawned in %s%s", killed, sweep, unitNote), nil
 }
 
 func (a *Applier) killAll(i int, targets []Proc) int {

@@ -81,6 +81,19 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 		}
 		results = append(results, r)
 	}
+	// Restored unit files are loaded again; they start at the next boot
+	// (or by hand), not now.
+	if units := planUnits(plan); len(units) > 0 && a.Host.Proc() != nil {
+		sd := a.Systemd
+		if sd == nil {
+			sd = liveSystemd()
+		}
+		if sd != nil {
+			if err := sd.Reload(ctx); err != nil {
+				failed = errors.Join(failed, err)
+			}
+		}
+	}
 	if failed != nil {
 		return results, failed
 	}
