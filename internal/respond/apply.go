@@ -139,6 +139,19 @@ func (a *Applier) run(ctx context.Context, i int, act Action) (string, error) {
 		return a.kill(ctx, i, act)
 	case KindRemoveLines:
 		return a.editFile(i, act.Path, act.Edits)
+	case KindConfigure:
+		return a.configure(i, act)
+	case KindStopUnits:
+		if a.Systemd == nil {
+			return "", fmt.Errorf("systemd is not running this host; stop %s by hand", strings.Join(act.Units, ", "))
+		}
+		if err := a.Journal.Append(Record{Type: recBegin, Action: i, Note: "units " + strings.Join(act.Units, " ")}); err != nil {
+			return "", err
+		}
+		if err := a.Systemd.Stop(ctx, act.Units); err != nil {
+			return "", err
+		}
+		return "stopped " + strings.Join(act.Units, ", "), nil
 	case KindLockAccount:
 		var notes []string
 		for _, f := range editFiles(act.Edits) {
@@ -289,6 +302,60 @@ func (a *Applier) editFile(i int, p string, edits []LineEdit) (string, error) {
 		return "", fmt.Errorf("%s: %w", p, err)
 	}
 	return fmt.Sprintf("%s: %d line(s) changed", p, len(edits)), nil
+}
+
+// configure makes line edits in a configuration file and appends lines
+// once, creating the file when the action says so.
+func (a *Applier) configure(i int, act Action) (string, error) {
+	c, err := a.snapshot(i, act.Path)
+	if err != nil {
+		return "", err
+	}
+	var cur []byte
+	meta := FileMeta{Mode: 0o644}
+	switch {
+	case c.Before.Exists && c.Before.Type != "file":
+		return "", fmt.Errorf("%s: not a regular file", act.Path)
+	case !c.Before.Exists && !act.Create:
+		return "", fmt.Errorf("%s: does not exist", act.Path)
+	}
+	if _, err := os.Lstat(c.Real); err == nil {
+		f, err := openNoFollow(c.Real)
+		if err != nil {
+			return "", err
+		}
+		cur, err = readAllLimited(f, host.MaxReadFile)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", act.Path, err)
+		}
+		if meta, err = statMeta(c.Real); err != nil {
+			return "", err
+		}
+	}
+	out, changed, err := ApplyEdits(cur, act.Edits)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", act.Path, err)
+	}
+	if len(act.Append) > 0 && !bytes.Contains(out, act.Append) {
+		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		out = append(out, act.Append...)
+		changed = true
+	}
+	if !changed {
+		return act.Path + " already set", nil
+	}
+	restore, err := a.unprotect(c)
+	if err != nil {
+		return "", err
+	}
+	defer restore()
+	if err := a.replaceFile(c.Real, out, meta); err != nil {
+		return "", fmt.Errorf("%s: %w", act.Path, err)
+	}
+	return act.Path + " set", nil
 }
 
 // replaceFile atomically replaces real with data, keeping meta's owner,

@@ -26,6 +26,8 @@ const (
 	KindLockAccount  Kind = "lock_account"  // lock a backdoor account (shadow '!' and nologin shell)
 	KindRestoreOrig  Kind = "restore_orig"  // put back the .orig copy of a replaced system file
 	KindBlockDomains Kind = "block_domains" // sinkhole the incident's pool domains in /etc/hosts
+	KindConfigure    Kind = "configure"     // set lines in a configuration file (harden)
+	KindStopUnits    Kind = "stop_units"    // stop running services (harden); undo starts them again
 	KindKill         Kind = "kill"          // SIGKILL the frozen processes, then sweep for respawns
 	KindAdvise       Kind = "advise"        // what minerguard cannot do itself (reinstall a package)
 )
@@ -33,7 +35,7 @@ const (
 // kindOrder is the apply order: freeze first so nothing respawns while
 // persistence goes, kill last so a restarted copy is caught by the sweep.
 var kindOrder = map[Kind]int{KindFreeze: 0, KindEvidence: 1, KindRemoveLines: 2, KindQuarantine: 3, KindLockAccount: 4,
-	KindRestoreOrig: 5, KindBlockDomains: 6, KindKill: 7, KindAdvise: 8}
+	KindRestoreOrig: 5, KindBlockDomains: 6, KindConfigure: 7, KindStopUnits: 8, KindKill: 9, KindAdvise: 10}
 
 // Proc identifies one process across time: a pid with its start time, so a
 // reused pid is never signalled.
@@ -59,6 +61,12 @@ type Action struct {
 	Edits   []LineEdit `json:"edits,omitempty"`
 	Procs   []Proc     `json:"procs,omitempty"`
 	Domains []string   `json:"domains,omitempty"`
+	// Append is added at the end of the file by configure (once); Create
+	// makes the file (mode 0644, root) when it does not exist.
+	Append []byte `json:"append,omitempty"`
+	Create bool   `json:"create,omitempty"`
+	// Units are the services stop_units stops.
+	Units []string `json:"units,omitempty"`
 	// Remotes are the pool endpoints the processes used, for verify.
 	Remotes []string `json:"remotes,omitempty"`
 	User    string   `json:"user,omitempty"`

@@ -32,7 +32,7 @@ func Preflight(h host.Host, plan *Plan, state string) error {
 	for _, a := range plan.Actions {
 		var paths []string
 		switch a.Kind {
-		case KindRemoveLines, KindQuarantine, KindRestoreOrig, KindBlockDomains:
+		case KindRemoveLines, KindQuarantine, KindRestoreOrig, KindBlockDomains, KindConfigure:
 			paths = []string{a.Path}
 		case KindLockAccount:
 			paths = editFiles(a.Edits)

@@ -19,6 +19,8 @@ type Systemd interface {
 	Stop(ctx context.Context, units []string) error
 	// Reload makes systemd forget removed unit files (daemon-reload).
 	Reload(ctx context.Context) error
+	// Start starts units again (undo of stop_units).
+	Start(ctx context.Context, units []string) error
 }
 
 // systemctl drives systemd through its own client. Its path is fixed, not
@@ -41,6 +43,10 @@ func (s systemctl) Stop(ctx context.Context, units []string) error {
 }
 
 func (s systemctl) Reload(ctx context.Context) error { return s.run(ctx, "daemon-reload") }
+
+func (s systemctl) Start(ctx context.Context, units []string) error {
+	return s.run(ctx, append([]string{"start", "--no-block", "--"}, units...)...)
+}
 
 // liveSystemd returns systemd's client on a live host booted with systemd
 // (the directory sd_booted checks), or nil.

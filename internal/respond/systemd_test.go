@@ -18,6 +18,11 @@ func (f *fakeSystemd) Stop(_ context.Context, units []string) error {
 	return nil
 }
 
+func (f *fakeSystemd) Start(_ context.Context, units []string) error {
+	f.calls = append(f.calls, "start "+strings.Join(units, " "))
+	return nil
+}
+
 func (f *fakeSystemd) Reload(context.Context) error {
 	f.calls = append(f.calls, "daemon-reload")
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Undo reverts every change a journal recorded, newest first: files come
@@ -68,6 +69,16 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 			r.Detail = joinNote(r.Detail, a.resume(a.st.procs[i]))
 		case KindKill:
 			r.Detail = joinNote(r.Detail, "killed processes are not restarted")
+		case KindStopUnits:
+			sd := a.Systemd
+			if sd == nil && a.Host.Proc() != nil {
+				sd = liveSystemd()
+			}
+			if sd == nil {
+				err = fmt.Errorf("systemd is not running this host; start %s by hand", strings.Join(act.Units, ", "))
+			} else if err = sd.Start(ctx, act.Units); err == nil {
+				r.Detail = joinNote(r.Detail, "started "+strings.Join(act.Units, ", "))
+			}
 		}
 		if err != nil {
 			r.Status, r.Detail = "failed", err.Error()
