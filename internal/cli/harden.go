@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,13 +14,16 @@ import (
 	"github.com/minerguard/minerguard/internal/harden"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/respond"
 	"github.com/minerguard/minerguard/internal/version"
 )
 
 func newHardenCmd() *cobra.Command {
 	var (
-		root, format string
-		only, skip   []string
+		root, format, state string
+		only, skip          []string
+		apply, yes          bool
+		rollback            bool
 	)
 	var list strings.Builder
 	for _, it := range harden.Items() {
@@ -29,9 +33,18 @@ func newHardenCmd() *cobra.Command {
 		Use:   "harden",
 		Short: "Audit the host against the measures that keep miners out",
 		Long: "harden audits (read-only) each measure and prints its status, the evidence,\n" +
-			"why it matters and the exact change. Exit 1 when an item fails.\n\nItems:\n" + list.String(),
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"why it matters and the exact change. Exit 1 when an item fails.\n\n" +
+			"--apply makes the changes (sshd, pwquality, logrotate, empty passwords, remote-access\n" +
+			"services), journalled like clean under --state-dir/harden; --rollback [RUN] restores\n" +
+			"every file byte for byte and starts stopped services again.\n\nItems:\n" + list.String(),
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !rollback {
+				return fmt.Errorf("unexpected argument %q (a run is named only with --rollback)", args[0])
+			}
+			if apply && rollback {
+				return fmt.Errorf("--apply and --rollback exclude each other")
+			}
 			var h host.Host
 			var err error
 			if root != "" && root != "/" {
@@ -55,10 +68,21 @@ func newHardenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			hstate := filepath.Join(state, "harden")
+			if rollback {
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				return rollbackHarden(cmd, h, name, hstate)
+			}
 			env := checks.NewEnv(h, db, nil, nil)
 			results := harden.Audit(cmd.Context(), env, only, skip)
 			if err := writeHarden(cmd.OutOrStdout(), format, h.Root(), results); err != nil {
 				return err
+			}
+			if apply {
+				return applyHarden(cmd, h, env, results, hstate, yes)
 			}
 			for _, r := range results {
 				if r.Status == harden.Fail {
@@ -72,7 +96,81 @@ func newHardenCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table, json")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "audit only these items")
 	cmd.Flags().StringSliceVar(&skip, "skip", nil, "leave these items out")
+	cmd.Flags().BoolVar(&apply, "apply", false, "make the changes for items that fail (journalled; see --rollback)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "undo a harden --apply run (the newest, or the RUN named)")
+	cmd.Flags().StringVar(&state, "state-dir", defaultStateDir, "where journals are kept (harden's under state-dir/harden)")
 	return cmd
+}
+
+// applyHarden journals and makes the fixes of the items that failed.
+func applyHarden(cmd *cobra.Command, h host.Host, env *checks.Env, results []harden.Result, state string, yes bool) error {
+	plan := &respond.Plan{Tool: version.Tool + " " + version.Version, Created: time.Now().UTC(), Host: respond.HostIdentity(h), Live: h.Proc() != nil,
+		Actions: harden.Fixes(cmd.Context(), env, results)}
+	w := cmd.OutOrStdout()
+	changes := 0
+	for _, a := range plan.Actions {
+		if a.Kind != respond.KindAdvise {
+			changes++
+		}
+	}
+	fmt.Fprintln(w)
+	if err := printPlan(w, plan, "table"); err != nil {
+		return err
+	}
+	if changes == 0 {
+		fmt.Fprintln(w, "nothing minerguard can change by itself")
+		return nil
+	}
+	if !yes && !confirm(cmd, fmt.Sprintf("Make %d change(s) on %s? [y/N] ", changes, plan.Host)) {
+		return fmt.Errorf("not confirmed (use --yes for unattended runs); nothing was changed")
+	}
+	if err := respond.Preflight(h, plan, state); err != nil {
+		return err
+	}
+	dir, err := respond.NewRunDir(state)
+	if err != nil {
+		return err
+	}
+	j, err := respond.CreateJournal(dir, plan)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	a := &respond.Applier{Host: h, Journal: j, CrashAt: crashAt()}
+	res, err := a.Apply(cmd.Context())
+	printResults(w, res)
+	fmt.Fprintf(w, "journal: %s\nroll back with: minerguard harden --rollback %s\n", dir, dir)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Status == "failed" {
+			return exitError{code: ExitFindings}
+		}
+	}
+	return nil
+}
+
+// rollbackHarden undoes a harden run.
+func rollbackHarden(cmd *cobra.Command, h host.Host, name, state string) error {
+	dir, err := runDir(name, state)
+	if err != nil {
+		return err
+	}
+	j, err := respond.OpenJournal(dir)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	a := &respond.Applier{Host: h, Journal: j, CrashAt: crashAt()}
+	res, err := a.Undo(cmd.Context())
+	printResults(cmd.OutOrStdout(), res)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "rolled back")
+	return nil
 }
 
 func writeHarden(w io.Writer, format, root string, results []harden.Result) error {

@@ -141,6 +141,17 @@ func (a *Applier) run(ctx context.Context, i int, act Action) (string, error) {
 		return a.editFile(i, act.Path, act.Edits)
 	case KindConfigure:
 		return a.configure(i, act)
+	case KindReloadUnits:
+		if a.Systemd == nil {
+			return "", fmt.Errorf("systemd is not running this host; reload %s by hand", strings.Join(act.Units, ", "))
+		}
+		if err := a.Journal.Append(Record{Type: recBegin, Action: i, Note: "units " + strings.Join(act.Units, " ")}); err != nil {
+			return "", err
+		}
+		if err := a.Systemd.ReloadUnits(ctx, act.Units); err != nil {
+			return "", err
+		}
+		return "reloaded " + strings.Join(act.Units, ", "), nil
 	case KindStopUnits:
 		if a.Systemd == nil {
 			return "", fmt.Errorf("systemd is not running this host; stop %s by hand", strings.Join(act.Units, ", "))
@@ -336,6 +347,10 @@ func (a *Applier) configure(i int, act Action) (string, error) {
 	out, changed, err := ApplyEdits(cur, act.Edits)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", act.Path, err)
+	}
+	if len(act.Prepend) > 0 && !bytes.HasPrefix(out, act.Prepend) {
+		out = append(append([]byte{}, act.Prepend...), out...)
+		changed = true
 	}
 	if len(act.Append) > 0 && !bytes.Contains(out, act.Append) {
 		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {

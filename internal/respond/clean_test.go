@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minerguard/minerguard/internal/testkit/fstree"
+
 	"github.com/minerguard/minerguard/internal/cli"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
@@ -73,7 +75,7 @@ func TestCleanRootThenUndo(t *testing.T) {
 	state := t.TempDir()
 	t.Cleanup(func() { clearFlags(root) })
 	writeInfected(t, root)
-	before := snapshotTree(t, root)
+	before := fstree.Snapshot(t, root)
 	if got := above(scanRoot(t, root), findings.Low); len(got) < 8 {
 		t.Fatalf("the fixture should be badly infected, scan found only:\n%s", strings.Join(got, "\n"))
 	}
@@ -83,7 +85,7 @@ func TestCleanRootThenUndo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
-	if d := diffTrees(before, snapshotTree(t, root)); len(d) > 0 {
+	if d := fstree.Diff(before, fstree.Snapshot(t, root)); len(d) > 0 {
 		t.Fatalf("dry run changed the tree:\n%s", strings.Join(d, "\n"))
 	}
 
@@ -154,7 +156,7 @@ func TestCleanRootThenUndo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("undo: exit %d\n%s", code, out)
 	}
-	if d := diffTrees(before, snapshotTree(t, root)); len(d) > 0 {
+	if d := fstree.Diff(before, fstree.Snapshot(t, root)); len(d) > 0 {
 		t.Fatalf("undo did not restore the tree:\n%s", strings.Join(d, "\n"))
 	}
 	// Undoing twice is refused without touching anything.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/minerguard/minerguard/internal/testkit/fstree"
 )
 
 var (
@@ -74,7 +76,7 @@ func TestCrashAnywhereThenUndo(t *testing.T) {
 	pristine := filepath.Join(base, "pristine")
 	writeInfected(t, pristine)
 	t.Cleanup(func() { clearFlags(base) })
-	want := snapshotTree(t, pristine)
+	want := fstree.Snapshot(t, pristine)
 	plan := filepath.Join(base, "plan.json")
 	if out, code, _ := runBin(t, 0, "clean", "--root", pristine, "--state-dir", filepath.Join(base, "s0"), "--output", plan); code != 0 {
 		t.Fatalf("plan: exit %d\n%s", code, out)
@@ -109,7 +111,7 @@ func TestCrashAnywhereThenUndo(t *testing.T) {
 		if out, code, _ := runBin(t, 0, "undo", "--root", root, "--state-dir", state); code != 0 && !strings.Contains(out, "already undone") {
 			t.Fatalf("step %d: undo exit %d\n%s", n, code, out)
 		}
-		if d := diffTrees(want, snapshotTree(t, root)); len(d) > 0 {
+		if d := fstree.Diff(want, fstree.Snapshot(t, root)); len(d) > 0 {
 			t.Fatalf("crash at step %d, then undo: tree differs:\n%s", n, strings.Join(d, "\n"))
 		}
 		clearFlags(root)

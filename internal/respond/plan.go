@@ -28,6 +28,7 @@ const (
 	KindBlockDomains Kind = "block_domains" // sinkhole the incident's pool domains in /etc/hosts
 	KindConfigure    Kind = "configure"     // set lines in a configuration file (harden)
 	KindStopUnits    Kind = "stop_units"    // stop running services (harden); undo starts them again
+	KindReloadUnits  Kind = "reload_units"  // make services re-read changed configuration (sshd)
 	KindKill         Kind = "kill"          // SIGKILL the frozen processes, then sweep for respawns
 	KindAdvise       Kind = "advise"        // what minerguard cannot do itself (reinstall a package)
 )
@@ -35,7 +36,7 @@ const (
 // kindOrder is the apply order: freeze first so nothing respawns while
 // persistence goes, kill last so a restarted copy is caught by the sweep.
 var kindOrder = map[Kind]int{KindFreeze: 0, KindEvidence: 1, KindRemoveLines: 2, KindQuarantine: 3, KindLockAccount: 4,
-	KindRestoreOrig: 5, KindBlockDomains: 6, KindConfigure: 7, KindStopUnits: 8, KindKill: 9, KindAdvise: 10}
+	KindRestoreOrig: 5, KindBlockDomains: 6, KindConfigure: 7, KindStopUnits: 8, KindReloadUnits: 9, KindKill: 10, KindAdvise: 11}
 
 // Proc identifies one process across time: a pid with its start time, so a
 // reused pid is never signalled.
@@ -64,7 +65,11 @@ type Action struct {
 	// Append is added at the end of the file by configure (once); Create
 	// makes the file (mode 0644, root) when it does not exist.
 	Append []byte `json:"append,omitempty"`
-	Create bool   `json:"create,omitempty"`
+	// Prepend is put at the top of the file by configure (once): sshd
+	// takes the first value of a directive, and a Match block at the end
+	// would swallow appended lines.
+	Prepend []byte `json:"prepend,omitempty"`
+	Create  bool   `json:"create,omitempty"`
 	// Units are the services stop_units stops.
 	Units []string `json:"units,omitempty"`
 	// Remotes are the pool endpoints the processes used, for verify.

@@ -45,12 +45,12 @@ func TestRefusals(t *testing.T) {
 			"var/lib/dpkg/info/sysupdate.list":     "/lib\n/lib/systemd\n/lib/systemd/system\n/lib/systemd/system/sysupdate.service\n",
 			"var/lib/dpkg/info/sysupdate.md5sums":  "0123456789abcdef0123456789abcdef  lib/systemd/system/sysupdate.service\n",
 		}, 0)
-		before := snapshotTree(t, root)
+		before := fstree.Snapshot(t, root)
 		out, code := run(t, "clean", "--root", root, "--state-dir", state, "--apply", "--yes")
 		if code != 2 || !strings.Contains(out, "/lib/systemd/system/sysupdate.service (package sysupdate") || !strings.Contains(out, "apt-get install --reinstall sysupdate") {
 			t.Fatalf("want a refusal naming the file, package and reinstall command; exit %d\n%s", code, out)
 		}
-		if d := diffTrees(before, snapshotTree(t, root)); len(d) > 0 {
+		if d := fstree.Diff(before, fstree.Snapshot(t, root)); len(d) > 0 {
 			t.Fatalf("refused plan changed the tree:\n%s", strings.Join(d, "\n"))
 		}
 		noRuns(t, state)
@@ -67,12 +67,12 @@ func TestRefusals(t *testing.T) {
 		writeInfected(t, root)
 		mount(t, "--bind", root, ro)
 		mount(t, "-o", "remount,bind,ro", ro)
-		before := snapshotTree(t, root)
+		before := fstree.Snapshot(t, root)
 		out, code := run(t, "clean", "--root", ro, "--state-dir", state, "--apply", "--yes")
 		if code != 2 || !strings.Contains(out, "read-only") || !strings.Contains(out, "nothing was changed") {
 			t.Fatalf("want a read-only refusal; exit %d\n%s", code, out)
 		}
-		if d := diffTrees(before, snapshotTree(t, root)); len(d) > 0 {
+		if d := fstree.Diff(before, fstree.Snapshot(t, root)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 		noRuns(t, state)
@@ -88,12 +88,12 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		mount(t, "-t", "tmpfs", "-o", "size=18m", "tmpfs", state)
-		before := snapshotTree(t, root)
+		before := fstree.Snapshot(t, root)
 		out, code := run(t, "clean", "--root", root, "--state-dir", state, "--apply", "--yes")
 		if code != 2 || !strings.Contains(out, "not enough free space") {
 			t.Fatalf("want a space refusal; exit %d\n%s", code, out)
 		}
-		if d := diffTrees(before, snapshotTree(t, root)); len(d) > 0 {
+		if d := fstree.Diff(before, fstree.Snapshot(t, root)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 		noRuns(t, state)
@@ -112,12 +112,12 @@ func TestRefusals(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(other, "etc/machine-id"), []byte("00000000000000000000000000000001\n"), 0o444); err != nil {
 			t.Fatal(err)
 		}
-		before := snapshotTree(t, other)
+		before := fstree.Snapshot(t, other)
 		out, code := run(t, "undo", "--root", other, "--state-dir", state)
 		if code != 2 || !strings.Contains(out, "another host") {
 			t.Fatalf("want another-host refusal; exit %d\n%s", code, out)
 		}
-		if d := diffTrees(before, snapshotTree(t, other)); len(d) > 0 {
+		if d := fstree.Diff(before, fstree.Snapshot(t, other)); len(d) > 0 {
 			t.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 		if out, code := run(t, "undo", "--root", root, "--state-dir", state); code != 0 {

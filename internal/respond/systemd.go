@@ -21,6 +21,8 @@ type Systemd interface {
 	Reload(ctx context.Context) error
 	// Start starts units again (undo of stop_units).
 	Start(ctx context.Context, units []string) error
+	// ReloadUnits makes running units re-read their configuration.
+	ReloadUnits(ctx context.Context, units []string) error
 }
 
 // systemctl drives systemd through its own client. Its path is fixed, not
@@ -43,6 +45,10 @@ func (s systemctl) Stop(ctx context.Context, units []string) error {
 }
 
 func (s systemctl) Reload(ctx context.Context) error { return s.run(ctx, "daemon-reload") }
+
+func (s systemctl) ReloadUnits(ctx context.Context, units []string) error {
+	return s.run(ctx, append([]string{"try-reload-or-restart", "--"}, units...)...)
+}
 
 func (s systemctl) Start(ctx context.Context, units []string) error {
 	return s.run(ctx, append([]string{"start", "--no-block", "--"}, units...)...)

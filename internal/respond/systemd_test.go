@@ -23,6 +23,11 @@ func (f *fakeSystemd) Start(_ context.Context, units []string) error {
 	return nil
 }
 
+func (f *fakeSystemd) ReloadUnits(_ context.Context, units []string) error {
+	f.calls = append(f.calls, "reload "+strings.Join(units, " "))
+	return nil
+}
+
 func (f *fakeSystemd) Reload(context.Context) error {
 	f.calls = append(f.calls, "daemon-reload")
 	return nil

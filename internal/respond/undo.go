@@ -43,6 +43,7 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 	}
 	var results []Result
 	var failed error
+	var reload []string
 	for k := len(order) - 1; k >= 0; k-- {
 		i := order[k]
 		if err := ctx.Err(); err != nil {
@@ -69,6 +70,8 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 			r.Detail = joinNote(r.Detail, a.resume(a.st.procs[i]))
 		case KindKill:
 			r.Detail = joinNote(r.Detail, "killed processes are not restarted")
+		case KindReloadUnits:
+			reload = append(reload, act.Units...) // after the files are back
 		case KindStopUnits:
 			sd := a.Systemd
 			if sd == nil && a.Host.Proc() != nil {
@@ -91,6 +94,17 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 			return results, err
 		}
 		results = append(results, r)
+	}
+	if len(reload) > 0 {
+		sd := a.Systemd
+		if sd == nil && a.Host.Proc() != nil {
+			sd = liveSystemd()
+		}
+		if sd != nil {
+			if err := sd.ReloadUnits(ctx, reload); err != nil {
+				failed = errors.Join(failed, err)
+			}
+		}
 	}
 	// Restored unit files are loaded again; they start at the next boot
 	// (or by hand), not now.
