@@ -306,6 +306,16 @@ func printPlan(w io.Writer, plan *respond.Plan, format string) error {
 			}
 			fmt.Fprintf(tw, "\t\t\t\t  %s %s:%d %s\n", verb, file, e.Line, printable(string(e.Old), 100))
 		}
+		for _, b := range [][]byte{a.Prepend, a.Append} {
+			for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+				if l != "" {
+					fmt.Fprintf(tw, "\t\t\t\t  + %s:%s\n", a.Path, printable(l, 100))
+				}
+			}
+		}
+		if len(a.Units) > 0 {
+			fmt.Fprintf(tw, "\t\t\t\t  units: %s\n", strings.Join(a.Units, ", "))
+		}
 		if a.Advice != "" && a.Kind == respond.KindAdvise {
 			fmt.Fprintf(tw, "\t\t\t\t  %s\n", printable(a.Advice, 200))
 		}

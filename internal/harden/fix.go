@@ -184,7 +184,7 @@ func sshdSet(env *checks.Env, r Result, key, value string) []respond.Action {
 			Edits: []respond.LineEdit{{Line: d.Line, Old: []byte(old), New: []byte(want)}}}}
 	}
 	return []respond.Action{{Kind: respond.KindConfigure, Path: "/etc/ssh/sshd_config", Title: "set " + want + " in /etc/ssh/sshd_config",
-		Prepend: []byte(want + " # minerguard harden\n")}}
+		Prepend: []byte("# minerguard harden\n" + want + "\n")}}
 }
 
 // anyAuthorizedKey reports an account that can log in with a key.
