@@ -16,18 +16,18 @@ import (
 // main file), short passwords, an account without a password, telnet
 // enabled, four weeks of logs.
 var weakRoot = map[string]string{
-	"etc/machine-id":   "0123456789abcdef0123456789abcdef\n",
-	"etc/hostname":     "lab-srv3\n",
+	"etc/machine-id": "0123456789abcdef0123456789abcdef\n",
+	"etc/hostname":   "lab-srv3\n",
 	"etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n#MaxAuthTries 6\nUsePAM yes\n" +
 		"Match User backup\n\tPasswordAuthentication yes\n",
-	"etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
-	"root/.ssh/authorized_keys":                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop\n",
-	"etc/security/pwquality.conf":               "# Configuration for systemwide password quality limits\n# minlen = 8\nminlen = 8\n",
-	"etc/pam.d/common-password":                 "password\trequisite\t\t\tpam_pwquality.so retry=3\npassword\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n",
-	"etc/passwd":                                "root:x:0:0:root:/root:/bin/bash\nguest:x:1001:1001::/home/guest:/bin/bash\n",
-	"etc/shadow":                                "root:$6$abc$def:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
-	"etc/logrotate.conf":                        "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n",
-	"etc/logrotate.d/rsyslog":                   "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n\tmissingok\n\tcompress\n}\n",
+	"etc/ssh/sshd_config.d/50-cloud-init.conf":              "PasswordAuthentication yes\n",
+	"root/.ssh/authorized_keys":                             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop\n",
+	"etc/security/pwquality.conf":                           "# Configuration for systemwide password quality limits\n# minlen = 8\nminlen = 8\n",
+	"etc/pam.d/common-password":                             "password\trequisite\t\t\tpam_pwquality.so retry=3\npassword\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n",
+	"etc/passwd":                                            "root:x:0:0:root:/root:/bin/bash\nguest:x:1001:1001::/home/guest:/bin/bash\n",
+	"etc/shadow":                                            "root:$6$abc$def:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
+	"etc/logrotate.conf":                                    "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n",
+	"etc/logrotate.d/rsyslog":                               "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n\tmissingok\n\tcompress\n}\n",
 	"etc/systemd/system/sockets.target.wants/telnet.socket": "->/lib/systemd/system/telnet.socket",
 	"lib/systemd/system/telnet.socket":                      "[Socket]\nListenStream=23\nAccept=yes\n",
 	"etc/apt/apt.conf.d/20auto-upgrades":                    "APT::Periodic::Update-Package-Lists \"1\";\n",
