@@ -202,21 +202,28 @@ func (r Ruleset) String() string {
 	n := r.Normalized()
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", n.Name())
-	v4, v6 := splitFamilies(n.BlockAddrs)
-	writeSet(&b, setBlock4, "ipv4_addr", true, prefixStrings(v4))
-	writeSet(&b, setBlock6, "ipv6_addr", true, prefixStrings(v6))
-	writeSet(&b, setPorts, "inet_service", false, portStrings(n.BlockPorts))
-	writeSet(&b, setInPorts, "inet_service", false, portStrings(n.InboundBlockPorts))
-	var a4, a6 []string
-	for _, e := range n.Allow {
-		s := e.Prefix.String() + " . " + portRange(e.Port)
-		if e.Prefix.Addr().Is4() {
-			a4 = append(a4, s)
-		} else {
-			a6 = append(a6, s)
-		}
+	// The same sets, in the same order, as Apply creates.
+	if len(n.BlockAddrs) > 0 {
+		v4, v6 := splitFamilies(n.BlockAddrs)
+		writeSet(&b, setBlock4, "ipv4_addr", true, prefixStrings(v4))
+		writeSet(&b, setBlock6, "ipv6_addr", true, prefixStrings(v6))
+	}
+	if len(n.BlockPorts) > 0 {
+		writeSet(&b, setPorts, "inet_service", false, portStrings(n.BlockPorts))
+	}
+	if len(n.InboundBlockPorts) > 0 {
+		writeSet(&b, setInPorts, "inet_service", false, portStrings(n.InboundBlockPorts))
 	}
 	if n.Isolate {
+		var a4, a6 []string
+		for _, e := range n.Allow {
+			s := prefixStrings([]netip.Prefix{e.Prefix})[0] + " . " + portRange(e.Port)
+			if e.Prefix.Addr().Is4() {
+				a4 = append(a4, s)
+			} else {
+				a6 = append(a6, s)
+			}
+		}
 		writeSet(&b, setAllow4, "ipv4_addr . inet_service", true, a4)
 		writeSet(&b, setAllow6, "ipv6_addr . inet_service", true, a6)
 	}

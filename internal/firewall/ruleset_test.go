@@ -246,7 +246,7 @@ func TestString(t *testing.T) {
 		"elements = { 192.0.2.1 }",
 		"elements = { 2001:db8::/32 }",
 		"elements = { 3333, 4444 }",
-		"elements = { 10.0.0.5/32 . 22 }",
+		"elements = { 10.0.0.5 . 22 }",
 		"chain isolate_out {",
 		"type filter hook output priority -10; policy accept;",
 		"ip daddr @block4 counter drop",
@@ -255,6 +255,10 @@ func TestString(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("String() lacks %q:\n%s", want, s)
 		}
+	}
+	// Only the sets Apply creates are shown.
+	if s := (Ruleset{BlockPorts: []uint16{3333}}).String(); strings.Contains(s, "set block4") || strings.Contains(s, "set allow4") || !strings.Contains(s, "set block_ports") {
+		t.Errorf("ports only:\n%s", s)
 	}
 	// Large sets are abbreviated.
 	var many []netip.Prefix
