@@ -475,10 +475,15 @@ func udpDport(p uint16) []expr.Any {
 }
 
 func ctEstablished() []expr.Any {
+	return ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
+}
+
+// ctState matches any of the conntrack state bits.
+func ctState(bits uint32) []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Register: reg1, Key: expr.CtKeySTATE},
 		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Mask: binaryutil.NativeEndian.PutUint32(bits),
 			Xor:  binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(0)},
 	}
@@ -578,6 +583,10 @@ func ruleExprs(k ruleKind, sets map[string]*nftables.Set) ([]expr.Any, error) {
 			load(expr.PayloadBaseTransportHeader, 0, 1, reg1),
 			&expr.Range{Op: expr.CmpOpEq, Register: reg1, FromData: []byte{133}, ToData: []byte{136}},
 		}, accept()), nil
+	case ruleAcceptRelatedICMP:
+		return concat(l4proto(unix.IPPROTO_ICMP), ctState(expr.CtStateBitRELATED), accept()), nil
+	case ruleAcceptRelatedICMP6:
+		return concat(l4proto(unix.IPPROTO_ICMPV6), ctState(expr.CtStateBitRELATED), accept()), nil
 	case ruleAcceptAllowIn4:
 		return allow(false, false, offSaddr4, offDport)
 	case ruleAcceptAllowIn6:

@@ -63,7 +63,8 @@ type Ruleset struct {
 	// InboundBlockPorts are local ports (TCP and UDP) dropped on the way in.
 	InboundBlockPorts []uint16 `json:"inbound_block_ports,omitempty"`
 	// Isolate drops everything in input, output and forward except
-	// loopback, DHCP, IPv6 neighbour discovery and traffic with Allow.
+	// loopback, DHCP, IPv6 neighbour discovery, ICMP errors about tracked
+	// connections and traffic with Allow.
 	Isolate bool `json:"isolate,omitempty"`
 	// Allow are the management endpoints kept while isolated.
 	Allow []Endpoint `json:"allow,omitempty"`
@@ -344,11 +345,13 @@ const (
 	ruleAcceptDHCP4Out
 	ruleAcceptDHCP6Out
 	ruleAcceptND
-	ruleAcceptAllowIn4  // saddr . dport (they connect to our service)
-	ruleAcceptAllowIn6  //
-	ruleAcceptReplyIn4  // ct established,related saddr . sport (replies of our connections)
-	ruleAcceptReplyIn6  //
-	ruleAcceptAllowOut4 // daddr . dport (we connect to their service)
+	ruleAcceptRelatedICMP  // ICMP errors about tracked flows (PMTU of management)
+	ruleAcceptRelatedICMP6 //
+	ruleAcceptAllowIn4     // saddr . dport (they connect to our service)
+	ruleAcceptAllowIn6     //
+	ruleAcceptReplyIn4     // ct established,related saddr . sport (replies of our connections)
+	ruleAcceptReplyIn6     //
+	ruleAcceptAllowOut4    // daddr . dport (we connect to their service)
 	ruleAcceptAllowOut6
 	ruleAcceptReplyOut4 // ct established,related daddr . sport (replies to their connections)
 	ruleAcceptReplyOut6
@@ -356,30 +359,32 @@ const (
 )
 
 var ruleText = map[ruleKind]string{
-	ruleDropSaddr4:      "ip saddr @" + setBlock4 + " counter drop",
-	ruleDropSaddr6:      "ip6 saddr @" + setBlock6 + " counter drop",
-	ruleDropDaddr4:      "ip daddr @" + setBlock4 + " counter drop",
-	ruleDropDaddr6:      "ip6 daddr @" + setBlock6 + " counter drop",
-	ruleDropDportTCP:    "tcp dport @" + setPorts + " counter drop",
-	ruleDropDportUDP:    "udp dport @" + setPorts + " counter drop",
-	ruleDropInportTCP:   "tcp dport @" + setInPorts + " counter drop",
-	ruleDropInportUDP:   "udp dport @" + setInPorts + " counter drop",
-	ruleAcceptIifLo:     `iifname "lo" accept`,
-	ruleAcceptOifLo:     `oifname "lo" accept`,
-	ruleAcceptDHCP4In:   "udp dport 68 accept",
-	ruleAcceptDHCP6In:   "udp dport 546 accept",
-	ruleAcceptDHCP4Out:  "udp dport 67 accept",
-	ruleAcceptDHCP6Out:  "udp dport 547 accept",
-	ruleAcceptND:        "icmpv6 type 133-136 accept",
-	ruleAcceptAllowIn4:  "ip saddr . th dport @" + setAllow4 + " accept",
-	ruleAcceptAllowIn6:  "ip6 saddr . th dport @" + setAllow6 + " accept",
-	ruleAcceptReplyIn4:  "ct state established,related ip saddr . th sport @" + setAllow4 + " accept",
-	ruleAcceptReplyIn6:  "ct state established,related ip6 saddr . th sport @" + setAllow6 + " accept",
-	ruleAcceptAllowOut4: "ip daddr . th dport @" + setAllow4 + " accept",
-	ruleAcceptAllowOut6: "ip6 daddr . th dport @" + setAllow6 + " accept",
-	ruleAcceptReplyOut4: "ct state established,related ip daddr . th sport @" + setAllow4 + " accept",
-	ruleAcceptReplyOut6: "ct state established,related ip6 daddr . th sport @" + setAllow6 + " accept",
-	ruleDropAll:         "counter drop",
+	ruleDropSaddr4:         "ip saddr @" + setBlock4 + " counter drop",
+	ruleDropSaddr6:         "ip6 saddr @" + setBlock6 + " counter drop",
+	ruleDropDaddr4:         "ip daddr @" + setBlock4 + " counter drop",
+	ruleDropDaddr6:         "ip6 daddr @" + setBlock6 + " counter drop",
+	ruleDropDportTCP:       "tcp dport @" + setPorts + " counter drop",
+	ruleDropDportUDP:       "udp dport @" + setPorts + " counter drop",
+	ruleDropInportTCP:      "tcp dport @" + setInPorts + " counter drop",
+	ruleDropInportUDP:      "udp dport @" + setInPorts + " counter drop",
+	ruleAcceptIifLo:        `iifname "lo" accept`,
+	ruleAcceptOifLo:        `oifname "lo" accept`,
+	ruleAcceptDHCP4In:      "udp dport 68 accept",
+	ruleAcceptDHCP6In:      "udp dport 546 accept",
+	ruleAcceptDHCP4Out:     "udp dport 67 accept",
+	ruleAcceptDHCP6Out:     "udp dport 547 accept",
+	ruleAcceptND:           "icmpv6 type 133-136 accept",
+	ruleAcceptRelatedICMP:  "meta l4proto icmp ct state related accept",
+	ruleAcceptRelatedICMP6: "meta l4proto ipv6-icmp ct state related accept",
+	ruleAcceptAllowIn4:     "ip saddr . th dport @" + setAllow4 + " accept",
+	ruleAcceptAllowIn6:     "ip6 saddr . th dport @" + setAllow6 + " accept",
+	ruleAcceptReplyIn4:     "ct state established,related ip saddr . th sport @" + setAllow4 + " accept",
+	ruleAcceptReplyIn6:     "ct state established,related ip6 saddr . th sport @" + setAllow6 + " accept",
+	ruleAcceptAllowOut4:    "ip daddr . th dport @" + setAllow4 + " accept",
+	ruleAcceptAllowOut6:    "ip6 daddr . th dport @" + setAllow6 + " accept",
+	ruleAcceptReplyOut4:    "ct state established,related ip daddr . th sport @" + setAllow4 + " accept",
+	ruleAcceptReplyOut6:    "ct state established,related ip6 daddr . th sport @" + setAllow6 + " accept",
+	ruleDropAll:            "counter drop",
 }
 
 // chainsFor lists the base chains a ruleset needs, in a fixed order.
@@ -415,9 +420,9 @@ func chainsFor(r Ruleset) []chainSpec {
 	add(chainBlockOut, "output", outR...)
 	add(chainBlockFwd, "forward", fwd...)
 	if r.Isolate {
-		add(chainIsolateIn, "input", ruleAcceptIifLo, ruleAcceptDHCP4In, ruleAcceptDHCP6In, ruleAcceptND,
+		add(chainIsolateIn, "input", ruleAcceptIifLo, ruleAcceptDHCP4In, ruleAcceptDHCP6In, ruleAcceptND, ruleAcceptRelatedICMP, ruleAcceptRelatedICMP6,
 			ruleAcceptAllowIn4, ruleAcceptAllowIn6, ruleAcceptReplyIn4, ruleAcceptReplyIn6, ruleDropAll)
-		add(chainIsoOut, "output", ruleAcceptOifLo, ruleAcceptDHCP4Out, ruleAcceptDHCP6Out, ruleAcceptND,
+		add(chainIsoOut, "output", ruleAcceptOifLo, ruleAcceptDHCP4Out, ruleAcceptDHCP6Out, ruleAcceptND, ruleAcceptRelatedICMP, ruleAcceptRelatedICMP6,
 			ruleAcceptAllowOut4, ruleAcceptAllowOut6, ruleAcceptReplyOut4, ruleAcceptReplyOut6, ruleDropAll)
 		add(chainIsoFwd, "forward", ruleDropAll)
 	}
