@@ -345,3 +345,32 @@ func TestIsolateFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestIsolateWithoutCapNetAdmin runs the command line without
+// CAP_NET_ADMIN (root minus that capability, via setpriv) and expects the
+// error to say what is missing.
+func TestIsolateWithoutCapNetAdmin(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv not installed (Debian: util-linux)")
+	}
+	ns := netns.New(t, "nocap")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"isolate", "--status", "--state-dir", dir},
+		{"isolate", "--block", "192.0.2.1", "--state-dir", dir, "--intel-dir", dir},
+	} {
+		b, _ := json.Marshal(args)
+		cmd := ns.Exec(context.Background(), setpriv, "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "MINERGUARD_CLI_ARGS="+string(b))
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != ExitError || !strings.Contains(string(out), "permission denied (changing or reading nftables needs root or CAP_NET_ADMIN)") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	// Nothing was saved for an undo of a change that never happened.
+	if _, err := os.Stat(filepath.Join(dir, "isolate-minerguard.json")); !os.IsNotExist(err) {
+		t.Errorf("state written: %v", err)
+	}
+}

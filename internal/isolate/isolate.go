@@ -176,6 +176,11 @@ func Apply(ctx context.Context, fw Firewall, store Store, rs firewall.Ruleset, m
 		return nil, err
 	}
 	rs = rs.Normalized()
+	unlock, err := store.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	old, err := store.Load()
 	if err != nil {
 		return nil, err
@@ -224,6 +229,14 @@ func Apply(ctx context.Context, fw Firewall, store Store, rs firewall.Ruleset, m
 // caller should know: the table was changed by hand since, or the
 // previous content could not be kept.
 func Undo(ctx context.Context, fw Firewall, store Store) (*State, []string, error) {
+	if _, err := os.Stat(store.Path()); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("nothing to undo: no isolate state at %s", store.Path())
+	}
+	unlock, err := store.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	st, err := store.Load()
 	if err != nil {
 		return nil, nil, err

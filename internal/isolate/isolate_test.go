@@ -299,3 +299,27 @@ func TestLoadRefusesBadState(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentIsolateRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lock is Linux only")
+	}
+	ctx := context.Background()
+	store := Store{Dir: t.TempDir(), Key: "minerguard"}
+	fw := &memFirewall{tables: map[string]firewall.Ruleset{}}
+	// A second run starts while the first is between saving and applying.
+	var inner error
+	fw.onApply = func(firewall.Ruleset) {
+		_, inner = Apply(ctx, &memFirewall{tables: map[string]firewall.Ruleset{}}, store, pools("192.0.2.2"), Meta{}, false)
+	}
+	if _, err := Apply(ctx, fw, store, pools("192.0.2.1"), Meta{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if inner == nil || !strings.Contains(inner.Error(), "another minerguard isolate is running") {
+		t.Fatalf("concurrent apply: %v", inner)
+	}
+	// The lock is released afterwards.
+	if _, _, err := Undo(ctx, fw, store); err != nil {
+		t.Fatal(err)
+	}
+}
