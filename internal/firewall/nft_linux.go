@@ -51,14 +51,15 @@ func conn(opts []Option, batchBytes int) (*nftables.Conn, func(), error) {
 }
 
 // bufferOption sizes the socket for one batch: the kernel refuses a
-// message larger than the send buffer, and the acknowledgements of a large
-// batch must fit the receive buffer. The FORCE variants exceed
+// batch larger than the send buffer (208 KiB by default, about 6000 IPv6
+// addresses), and the acknowledgements of a large batch must fit the
+// receive buffer. The FORCE variants exceed
 // net.core.wmem_max, as nft does; a caller that may change the firewall
 // may do that too.
 func bufferOption(batchBytes int) nftables.SockOption {
 	return func(c *netlink.Conn) error {
-		if batchBytes < 1<<20 {
-			return nil
+		if batchBytes == 0 {
+			return nil // reads: the dump is received in parts
 		}
 		raw, err := c.SyscallConn()
 		if err != nil {
@@ -308,7 +309,9 @@ func newBatch(r Ruleset) *batch {
 		id++
 		s.ID, s.Table = id, b.table
 		b.sets = append(b.sets, setWithElems{s, elems})
-		b.size += 128 + 64*len(elems)
+		// 64 bytes bound the largest element (IPv6 address . port,
+		// with its end); each message adds headers and names.
+		b.size += 128 + 64*len(elems) + 128*(len(elems)/elemChunk+1)
 	}
 	if len(r.BlockAddrs) > 0 {
 		v4, v6 := splitFamilies(r.BlockAddrs)
@@ -337,7 +340,7 @@ func newBatch(r Ruleset) *batch {
 			Interval: true, Concatenation: true, KeyByteOrder: binaryutil.BigEndian}, a6)
 	}
 	b.chains = chainsFor(r)
-	b.size += 4096
+	b.size += 64 << 10 // table, chains and rules: a few hundred bytes each
 	return b
 }
 

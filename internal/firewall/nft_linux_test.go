@@ -41,6 +41,9 @@ func kernelRulesets() []struct {
 		{"everything", Ruleset{Table: "mg_other", BlockAddrs: pfx("203.0.113.0/25"), BlockPorts: []uint16{3333},
 			InboundBlockPorts: []uint16{445}, Isolate: true, Allow: []Endpoint{{pfx("fd00::/8")[0], 22}}}},
 		{"many chunks", Ruleset{BlockAddrs: many}},
+		// 16,000 elements: past the default socket buffers (208 KiB), below
+		// the 100k benchmark.
+		{"mid-size v6", Ruleset{BlockAddrs: spread(16000, true)[8000:]}},
 	}
 }
 
@@ -276,8 +279,9 @@ func TestBatchMessages(t *testing.T) {
 		return int(m.Header.Type) & 0xff
 	}
 	var kinds []int
-	elemMsgs := 0
+	elemMsgs, total := 0, 0
 	for _, m := range sent {
+		total += 16 + len(m.Data) + 4 // header, payload, alignment
 		kinds = append(kinds, kind(m))
 		if kind(m) == unix.NFT_MSG_NEWSETELEM {
 			elemMsgs++
@@ -285,6 +289,10 @@ func TestBatchMessages(t *testing.T) {
 		if len(m.Data) > 0xffff {
 			t.Errorf("message of %d bytes: an attribute cannot hold it", len(m.Data))
 		}
+	}
+	// The socket buffers are sized from the estimate: it must not fall short.
+	if total > b.size {
+		t.Errorf("batch of %d bytes, estimated %d", total, b.size)
 	}
 	wantStart := []int{unix.NFNL_MSG_BATCH_BEGIN, unix.NFT_MSG_NEWTABLE, unix.NFT_MSG_DELTABLE, unix.NFT_MSG_NEWTABLE, unix.NFT_MSG_NEWSET}
 	if !slices.Equal(kinds[:len(wantStart)], wantStart) || kinds[len(kinds)-1] != unix.NFNL_MSG_BATCH_END {
