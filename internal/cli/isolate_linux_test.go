@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -228,8 +229,9 @@ func TestIsolate(t *testing.T) {
 		reach(t, l.peer, poolIP, hostIP+":22", false) // inbound from the pool
 		alive(t, miner, "miner connection", false)
 		alive(t, mgmt, "management connection", true)
-		if s := nftList(t, l.host); s != "" && (!strings.Contains(s, poolIP) || !strings.Contains(s, pool6IP) || !strings.Contains(s, "3333")) {
-			t.Errorf("nft list lacks the pool:\n%s", s)
+		if s := nftList(t, l.host); s != "" && (!strings.Contains(s, poolIP) || !strings.Contains(s, pool6IP) || !strings.Contains(s, "3333") ||
+			!regexp.MustCompile(`ip daddr @block4 counter packets [1-9]`).MatchString(s)) {
+			t.Errorf("nft list lacks the pool or the drops were not counted:\n%s", s)
 		}
 	})
 
