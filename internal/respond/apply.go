@@ -36,6 +36,8 @@ type Applier struct {
 	// CrashAt, when positive, kills minerguard itself at that step: the
 	// fault tests use it to stop a run between any two changes.
 	CrashAt int
+	// Firewall changes nftables; nil is the kernel's.
+	Firewall Firewall
 	// Systemd stops and forgets quarantined units on a live host; nil
 	// finds systemctl when systemd runs the host, and does nothing offline.
 	Systemd Systemd
@@ -141,6 +143,8 @@ func (a *Applier) run(ctx context.Context, i int, act Action) (string, error) {
 		return a.editFile(i, act.Path, act.Edits)
 	case KindConfigure:
 		return a.configure(i, act)
+	case KindFirewall:
+		return a.applyFirewall(ctx, i, act)
 	case KindReloadUnits:
 		if a.Systemd == nil {
 			return "", fmt.Errorf("systemd is not running this host; reload %s by hand", strings.Join(act.Units, ", "))

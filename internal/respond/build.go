@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"path"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/firewall"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/pkgdb"
 	"github.com/minerguard/minerguard/internal/version"
@@ -138,6 +140,7 @@ func Build(ctx context.Context, h host.Host, rep *findings.Report, procs []Proc,
 		b.answer(i)
 	}
 	b.blockDomains(selected)
+	b.blockAddrs(selected)
 	err := b.checkPackages()
 	sortActions(b.plan.Actions)
 	return b.plan, err
@@ -644,6 +647,49 @@ func (b *builder) blockDomains(selected []int) {
 	}
 	sort.Strings(domains)
 	ai := b.add(Action{Kind: KindBlockDomains, Title: fmt.Sprintf("sinkhole %d pool domain(s) in /etc/hosts", len(domains)), Path: "/etc/hosts", Domains: domains})
+	for _, i := range idx {
+		b.note(ai, i)
+	}
+}
+
+// cleanTable is the nftables table clean adds pool addresses to; isolate
+// and harden keep their own.
+const cleanTable = "minerguard_clean"
+
+// blockAddrs drops traffic to and from the pool addresses the selected
+// processes used, on a live host. Loopback, link-local, multicast and
+// unspecified addresses are never blocked (a local proxy is stopped with
+// its process instead).
+func (b *builder) blockAddrs(selected []int) {
+	if b.opts.NoBlock || b.h.Proc() == nil {
+		return
+	}
+	var addrs []netip.Prefix
+	var idx []int
+	for _, i := range selected {
+		f := b.rep.Findings[i]
+		if f.Signal != findings.SignalNetwork || f.Evidence.Remote == "" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(f.Evidence.Remote)
+		if err != nil {
+			continue
+		}
+		a := ap.Addr().Unmap()
+		if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() || a.IsLinkLocalMulticast() {
+			continue
+		}
+		p := netip.PrefixFrom(a, a.BitLen())
+		if !slices.Contains(addrs, p) {
+			addrs = append(addrs, p)
+		}
+		idx = append(idx, i)
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	ai := b.add(Action{Kind: KindFirewall, Title: fmt.Sprintf("block %d pool address(es) in nftables table inet %s", len(addrs), cleanTable),
+		Firewall: &firewall.Ruleset{Table: cleanTable, BlockAddrs: addrs}})
 	for _, i := range idx {
 		b.note(ai, i)
 	}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/firewall"
 )
 
 // Record types in a journal, in the order they are written.
@@ -36,6 +38,12 @@ type Change struct {
 	Dir FileMeta `json:"dir"`
 }
 
+// FirewallBefore is minerguard's nftables table before an action changed it.
+type FirewallBefore struct {
+	Existed bool             `json:"existed"`
+	Rules   firewall.Ruleset `json:"rules"`
+}
+
 // Record is one line of a journal.
 type Record struct {
 	Seq     int       `json:"seq"`
@@ -45,6 +53,8 @@ type Record struct {
 	Plan    *Plan     `json:"plan,omitempty"`
 	Changes []Change  `json:"changes,omitempty"`
 	Procs   []Proc    `json:"procs,omitempty"`
+	// Firewall is a firewall action's table as it was before.
+	Firewall *FirewallBefore `json:"firewall,omitempty"`
 	Note    string    `json:"note,omitempty"`
 	Error   string    `json:"error,omitempty"`
 }
@@ -181,17 +191,21 @@ type status struct {
 	done    map[int]bool
 	undone  map[int]bool
 	procs   map[int][]Proc
+	fw      map[int]*FirewallBefore
 	applied bool
 	undoing bool
 	undoEnd bool
 }
 
 func (j *Journal) status() status {
-	s := status{begun: map[int][]Change{}, done: map[int]bool{}, undone: map[int]bool{}, procs: map[int][]Proc{}}
+	s := status{begun: map[int][]Change{}, done: map[int]bool{}, undone: map[int]bool{}, procs: map[int][]Proc{}, fw: map[int]*FirewallBefore{}}
 	for _, r := range j.Recs {
 		switch r.Type {
 		case recBegin:
 			s.begun[r.Action] = append(s.begun[r.Action], r.Changes...)
+			if r.Firewall != nil && s.fw[r.Action] == nil {
+				s.fw[r.Action] = r.Firewall
+			}
 		case recProcs:
 			s.procs[r.Action] = append(s.procs[r.Action], r.Procs...)
 		case recDone, recFailed:

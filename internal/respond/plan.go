@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/firewall"
 	"github.com/minerguard/minerguard/internal/host"
 )
 
@@ -26,6 +27,7 @@ const (
 	KindLockAccount  Kind = "lock_account"  // lock a backdoor account (shadow '!' and nologin shell)
 	KindRestoreOrig  Kind = "restore_orig"  // put back the .orig copy of a replaced system file
 	KindBlockDomains Kind = "block_domains" // sinkhole the incident's pool domains in /etc/hosts
+	KindFirewall     Kind = "firewall"      // add to minerguard's own nftables table: pool addresses, mining ports, inbound ports
 	KindConfigure    Kind = "configure"     // set lines in a configuration file (harden)
 	KindStopUnits    Kind = "stop_units"    // stop running services (harden); undo starts them again
 	KindReloadUnits  Kind = "reload_units"  // make services re-read changed configuration (sshd)
@@ -36,7 +38,7 @@ const (
 // kindOrder is the apply order: freeze first so nothing respawns while
 // persistence goes, kill last so a restarted copy is caught by the sweep.
 var kindOrder = map[Kind]int{KindFreeze: 0, KindEvidence: 1, KindRemoveLines: 2, KindQuarantine: 3, KindLockAccount: 4,
-	KindRestoreOrig: 5, KindBlockDomains: 6, KindConfigure: 7, KindStopUnits: 8, KindReloadUnits: 9, KindKill: 10, KindAdvise: 11}
+	KindRestoreOrig: 5, KindBlockDomains: 6, KindFirewall: 7, KindConfigure: 8, KindStopUnits: 9, KindReloadUnits: 10, KindKill: 11, KindAdvise: 12}
 
 // Proc identifies one process across time: a pid with its start time, so a
 // reused pid is never signalled.
@@ -70,6 +72,9 @@ type Action struct {
 	// would swallow appended lines.
 	Prepend []byte `json:"prepend,omitempty"`
 	Create  bool   `json:"create,omitempty"`
+	// Firewall is what a firewall action adds to its table (merged with
+	// what the table already holds).
+	Firewall *firewall.Ruleset `json:"firewall,omitempty"`
 	// Units are the services stop_units stops.
 	Units []string `json:"units,omitempty"`
 	// Remotes are the pool endpoints the processes used, for verify.

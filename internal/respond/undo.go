@@ -72,6 +72,10 @@ func (a *Applier) Undo(ctx context.Context) ([]Result, error) {
 			r.Detail = joinNote(r.Detail, "killed processes are not restarted")
 		case KindReloadUnits:
 			reload = append(reload, act.Units...) // after the files are back
+		case KindFirewall:
+			if err = a.undoFirewall(ctx, i, act); err == nil {
+				r.Detail = joinNote(r.Detail, "nftables table inet "+act.Firewall.Name()+" as it was")
+			}
 		case KindStopUnits:
 			sd := a.Systemd
 			if sd == nil && a.Host.Proc() != nil {
