@@ -55,8 +55,8 @@ type Record struct {
 	Procs   []Proc    `json:"procs,omitempty"`
 	// Firewall is a firewall action's table as it was before.
 	Firewall *FirewallBefore `json:"firewall,omitempty"`
-	Note    string    `json:"note,omitempty"`
-	Error   string    `json:"error,omitempty"`
+	Note     string          `json:"note,omitempty"`
+	Error    string          `json:"error,omitempty"`
 }
 
 // Journal is the append-only, fsynced log of one response run.
