@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/checks"
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/firewall"
 	"github.com/minerguard/minerguard/internal/respond"
 )
 
@@ -150,6 +152,23 @@ var linuxFixes = map[string]fixFunc{
 			out = append(out, respond.Action{Kind: respond.KindStopUnits, Units: units, Title: "stop " + strings.Join(units, ", ")})
 		}
 		return out
+	},
+	"ports.high_risk": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
+		c, err := loadConfig(env)
+		if err != nil || env.Host.Proc() == nil {
+			return []respond.Action{advise(r, r.Change)}
+		}
+		return []respond.Action{{Kind: respond.KindFirewall, Title: fmt.Sprintf("drop inbound TCP/UDP %v (nftables table inet %s)", c.HighRiskPorts, HardenTable),
+			Firewall: &firewall.Ruleset{Table: HardenTable, InboundBlockPorts: slices.Clone(c.HighRiskPorts)}}}
+	},
+	"firewall.egress_mining": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
+		if env.Host.Proc() == nil {
+			return nil
+		}
+		l := blocklist.FromIntel(env.Intel)
+		addrs := append(slices.Clone(l.V4), l.V6...)
+		return []respond.Action{{Kind: respond.KindFirewall, Title: fmt.Sprintf("drop outbound mining ports %v and %d pool networks (nftables table inet %s)", l.Ports, len(addrs), HardenTable),
+			Firewall: &firewall.Ruleset{Table: HardenTable, BlockPorts: slices.Clone(l.Ports), BlockAddrs: addrs}}}
 	},
 	"logs.retention": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
 		c, err := loadConfig(env)
