@@ -5,6 +5,7 @@ package respond_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/testkit/fstree"
 )
@@ -122,4 +124,25 @@ func TestCrashAnywhereThenUndo(t *testing.T) {
 		t.Fatalf("only %d crash points: the fault hook is not reached", crashes)
 	}
 	t.Logf("cut the run at %d points; undo restored the tree every time", crashes)
+
+	// And as an operator's kill -9 would: at random moments, no hook.
+	for n := 0; n < 12; n++ {
+		root := filepath.Join(base, fmt.Sprintf("k%d", n))
+		state := filepath.Join(base, fmt.Sprintf("ks%d", n))
+		writeInfected(t, root)
+		cmd := exec.Command(minerguardBin(t), "clean", "--root", root, "--plan", plan, "--apply", "--yes", "--state-dir", state)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(40_000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if out, code, _ := runBin(t, 0, "undo", "--root", root, "--state-dir", state); code != 0 && !strings.Contains(out, "no runs under") && !strings.Contains(out, "already undone") {
+			t.Fatalf("random kill %d: undo exit %d\n%s", n, code, out)
+		}
+		if d := fstree.Diff(want, fstree.Snapshot(t, root)); len(d) > 0 {
+			t.Fatalf("random kill %d, then undo: tree differs:\n%s", n, strings.Join(d, "\n"))
+		}
+		clearFlags(root)
+	}
 }
