@@ -101,7 +101,7 @@ could not run (nothing changed).`,
 				return err
 			}
 			if resume != "" {
-				return runApply(ctx, cmd, h, resume, state, sweep, log)
+				return runApply(ctx, cmd, h, resume, state, sweep, log, "minerguard undo")
 			}
 			sev, err := findings.ParseSeverity(minSev)
 			if err != nil {
@@ -162,16 +162,11 @@ could not run (nothing changed).`,
 			if err := respond.Preflight(h, plan, state); err != nil {
 				return err
 			}
-			dir, err := respond.NewRunDir(state)
-			if err != nil {
-				return fmt.Errorf("--state-dir: %w", err)
-			}
-			j, err := respond.CreateJournal(dir, plan)
+			dir, err := newRun(plan, state)
 			if err != nil {
 				return err
 			}
-			j.Close()
-			return runApply(ctx, cmd, h, dir, state, sweep, log)
+			return runApply(ctx, cmd, h, dir, state, sweep, log, "minerguard undo")
 		},
 	}
 	f := cmd.Flags()
@@ -195,7 +190,8 @@ could not run (nothing changed).`,
 	return cmd
 }
 
-func runApply(ctx context.Context, cmd *cobra.Command, h host.Host, dir, state string, sweep time.Duration, log *slog.Logger) error {
+// runApply applies (or resumes) the run in dir; undo says how to revert it.
+func runApply(ctx context.Context, cmd *cobra.Command, h host.Host, dir, state string, sweep time.Duration, log *slog.Logger, undo string) error {
 	dir, err := runDir(dir, state)
 	if err != nil {
 		return err
@@ -208,7 +204,7 @@ func runApply(ctx context.Context, cmd *cobra.Command, h host.Host, dir, state s
 	a := &respond.Applier{Host: h, Journal: j, Log: log, Sweep: sweep, CrashAt: crashAt()}
 	results, err := a.Apply(ctx)
 	printResults(cmd.OutOrStdout(), results)
-	fmt.Fprintf(cmd.OutOrStdout(), "journal: %s\nundo with: minerguard undo %s\n", dir, dir)
+	fmt.Fprintf(cmd.OutOrStdout(), "journal: %s\nrevert with: %s %s\n", dir, undo, dir)
 	if err != nil {
 		return err
 	}
@@ -218,6 +214,36 @@ func runApply(ctx context.Context, cmd *cobra.Command, h host.Host, dir, state s
 		}
 	}
 	return nil
+}
+
+// newRun makes a run directory under state with the plan's journal.
+func newRun(plan *respond.Plan, state string) (string, error) {
+	dir, err := respond.NewRunDir(state)
+	if err != nil {
+		return "", fmt.Errorf("--state-dir: %w", err)
+	}
+	j, err := respond.CreateJournal(dir, plan)
+	if err != nil {
+		return "", err
+	}
+	return dir, j.Close()
+}
+
+// undoRun reverts the run named (or the newest under state).
+func undoRun(cmd *cobra.Command, h host.Host, name, state string, log *slog.Logger) error {
+	dir, err := runDir(name, state)
+	if err != nil {
+		return err
+	}
+	j, err := respond.OpenJournal(dir)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	a := &respond.Applier{Host: h, Journal: j, Log: log, CrashAt: crashAt()}
+	results, err := a.Undo(cmd.Context())
+	printResults(cmd.OutOrStdout(), results)
+	return err
 }
 
 // runDir accepts a run directory, or a run name under state.
@@ -382,19 +408,7 @@ is refused.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			dir, err := runDir(name, state)
-			if err != nil {
-				return err
-			}
-			j, err := respond.OpenJournal(dir)
-			if err != nil {
-				return err
-			}
-			defer j.Close()
-			a := &respond.Applier{Host: h, Journal: j, Log: logger(cmd, verbose), CrashAt: crashAt()}
-			results, err := a.Undo(cmd.Context())
-			printResults(cmd.OutOrStdout(), results)
-			if err != nil {
+			if err := undoRun(cmd, h, name, state, logger(cmd, verbose)); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "undone; killed processes were not restarted")

@@ -128,45 +128,16 @@ func applyHarden(cmd *cobra.Command, h host.Host, env *checks.Env, results []har
 	if err := respond.Preflight(h, plan, state); err != nil {
 		return err
 	}
-	dir, err := respond.NewRunDir(state)
+	dir, err := newRun(plan, state)
 	if err != nil {
 		return err
 	}
-	j, err := respond.CreateJournal(dir, plan)
-	if err != nil {
-		return err
-	}
-	defer j.Close()
-	a := &respond.Applier{Host: h, Journal: j, CrashAt: crashAt()}
-	res, err := a.Apply(cmd.Context())
-	printResults(w, res)
-	fmt.Fprintf(w, "journal: %s\nroll back with: minerguard harden --rollback %s\n", dir, dir)
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		if r.Status == "failed" {
-			return exitError{code: ExitFindings}
-		}
-	}
-	return nil
+	return runApply(cmd.Context(), cmd, h, dir, state, 0, logger(cmd, false), "minerguard harden --rollback")
 }
 
 // rollbackHarden undoes a harden run.
 func rollbackHarden(cmd *cobra.Command, h host.Host, name, state string) error {
-	dir, err := runDir(name, state)
-	if err != nil {
-		return err
-	}
-	j, err := respond.OpenJournal(dir)
-	if err != nil {
-		return err
-	}
-	defer j.Close()
-	a := &respond.Applier{Host: h, Journal: j, CrashAt: crashAt()}
-	res, err := a.Undo(cmd.Context())
-	printResults(cmd.OutOrStdout(), res)
-	if err != nil {
+	if err := undoRun(cmd, h, name, state, logger(cmd, false)); err != nil {
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "rolled back")

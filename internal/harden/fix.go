@@ -133,20 +133,10 @@ var linuxFixes = map[string]fixFunc{
 		}
 		var out []respond.Action
 		var units []string
-		for _, dir := range []string{"/etc/systemd/system/multi-user.target.wants", "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/graphical.target.wants"} {
-			es, err := env.Host.FS().ReadDir(dir)
-			if err != nil {
-				continue
-			}
-			for _, e := range es {
-				for _, g := range c.RemoteServices {
-					if ok, _ := path.Match(g, e.Name()); ok {
-						// Removing the link is what `systemctl disable` does.
-						out = append(out, respond.Action{Kind: respond.KindQuarantine, Path: path.Join(dir, e.Name()), Title: "disable " + e.Name()})
-						units = append(units, e.Name())
-					}
-				}
-			}
+		for _, l := range enabledRemote(env, c) {
+			// Removing the link is what `systemctl disable` does.
+			out = append(out, respond.Action{Kind: respond.KindQuarantine, Path: l, Title: "disable " + path.Base(l)})
+			units = append(units, path.Base(l))
 		}
 		if len(units) > 0 && env.Host.Proc() != nil {
 			out = append(out, respond.Action{Kind: respond.KindStopUnits, Units: units, Title: "stop " + strings.Join(units, ", ")})

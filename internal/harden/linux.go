@@ -147,18 +147,8 @@ var linuxItems = []Item{
 		func(_ context.Context, env *checks.Env) Result {
 			return cfgOr(env, warnErr, func(c config) Result {
 				var on []string
-				for _, dir := range []string{"/etc/systemd/system/multi-user.target.wants", "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/graphical.target.wants"} {
-					es, err := env.Host.FS().ReadDir(dir)
-					if err != nil {
-						continue
-					}
-					for _, e := range es {
-						for _, g := range c.RemoteServices {
-							if ok, _ := path.Match(g, e.Name()); ok {
-								on = append(on, e.Name())
-							}
-						}
-					}
+				for _, l := range enabledRemote(env, c) {
+					on = append(on, path.Base(l))
 				}
 				if len(on) == 0 {
 					return Result{Status: Pass, Evidence: "none of " + strings.Join(c.RemoteServices, ", ") + " is enabled"}
@@ -275,6 +265,27 @@ var linuxItems = []Item{
 			return Result{Status: Fail, Evidence: "no minerguard nftables table drops the mining ports outbound",
 				Change: fmt.Sprintf("drop outbound TCP/UDP %v and the %d pool networks in nftables table inet %s (harden --apply does; `minerguard blocklist` exports the same for other firewalls)", l.Ports, len(l.V4)+len(l.V6), HardenTable)}
 		}},
+}
+
+// enabledRemote lists the .wants links that enable a needless
+// remote-access service.
+func enabledRemote(env *checks.Env, c config) []string {
+	var links []string
+	for _, dir := range []string{"/etc/systemd/system/multi-user.target.wants", "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/graphical.target.wants"} {
+		es, err := env.Host.FS().ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range es {
+			for _, g := range c.RemoteServices {
+				if ok, _ := path.Match(g, e.Name()); ok {
+					links = append(links, path.Join(dir, e.Name()))
+					break
+				}
+			}
+		}
+	}
+	return links
 }
 
 // HardenTable is the nftables table harden --apply installs.

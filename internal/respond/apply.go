@@ -146,27 +146,9 @@ func (a *Applier) run(ctx context.Context, i int, act Action) (string, error) {
 	case KindFirewall:
 		return a.applyFirewall(ctx, i, act)
 	case KindReloadUnits:
-		if a.Systemd == nil {
-			return "", fmt.Errorf("systemd is not running this host; reload %s by hand", strings.Join(act.Units, ", "))
-		}
-		if err := a.Journal.Append(Record{Type: recBegin, Action: i, Note: "units " + strings.Join(act.Units, " ")}); err != nil {
-			return "", err
-		}
-		if err := a.Systemd.ReloadUnits(ctx, act.Units); err != nil {
-			return "", err
-		}
-		return "reloaded " + strings.Join(act.Units, ", "), nil
+		return a.units(ctx, i, act, "reload", func(sd Systemd) func(context.Context, []string) error { return sd.ReloadUnits })
 	case KindStopUnits:
-		if a.Systemd == nil {
-			return "", fmt.Errorf("systemd is not running this host; stop %s by hand", strings.Join(act.Units, ", "))
-		}
-		if err := a.Journal.Append(Record{Type: recBegin, Action: i, Note: "units " + strings.Join(act.Units, " ")}); err != nil {
-			return "", err
-		}
-		if err := a.Systemd.Stop(ctx, act.Units); err != nil {
-			return "", err
-		}
-		return "stopped " + strings.Join(act.Units, ", "), nil
+		return a.units(ctx, i, act, "stop", func(sd Systemd) func(context.Context, []string) error { return sd.Stop })
 	case KindLockAccount:
 		var notes []string
 		for _, f := range editFiles(act.Edits) {
@@ -185,6 +167,21 @@ func (a *Applier) run(ctx context.Context, i int, act Action) (string, error) {
 		return a.blockDomains(i, act)
 	}
 	return "", fmt.Errorf("unknown action kind %q", act.Kind)
+}
+
+// units journals a service action, then runs it through systemd.
+func (a *Applier) units(ctx context.Context, i int, act Action, verb string, op func(Systemd) func(context.Context, []string) error) (string, error) {
+	list := strings.Join(act.Units, ", ")
+	if a.Systemd == nil {
+		return "", fmt.Errorf("systemd is not running this host; %s %s by hand", verb, list)
+	}
+	if err := a.Journal.Append(Record{Type: recBegin, Action: i, Note: verb + " " + list}); err != nil {
+		return "", err
+	}
+	if err := op(a.Systemd)(ctx, act.Units); err != nil {
+		return "", err
+	}
+	return verb + " done: " + list, nil
 }
 
 func editFiles(es []LineEdit) []string {

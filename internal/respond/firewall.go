@@ -6,29 +6,12 @@ import (
 	"slices"
 
 	"github.com/minerguard/minerguard/internal/firewall"
+	"github.com/minerguard/minerguard/internal/isolate"
 )
 
-// Firewall is the nftables access a firewall action needs; the kernel's
-// by default, a fake in tests.
-type Firewall interface {
-	Apply(ctx context.Context, r firewall.Ruleset) error
-	Read(ctx context.Context, table string) (firewall.Ruleset, bool, error)
-	Remove(ctx context.Context, table string) error
-}
-
-type kernelFirewall struct{}
-
-func (kernelFirewall) Apply(ctx context.Context, r firewall.Ruleset) error {
-	return firewall.Apply(ctx, r)
-}
-
-func (kernelFirewall) Read(ctx context.Context, table string) (firewall.Ruleset, bool, error) {
-	return firewall.Read(ctx, table)
-}
-
-func (kernelFirewall) Remove(ctx context.Context, table string) error {
-	return firewall.Remove(ctx, table)
-}
+// Firewall is the nftables access a firewall action needs: the same as
+// isolate's, the kernel's by default, a fake in tests.
+type Firewall = isolate.Firewall
 
 // mergeRules adds want's blocks to have's, keeping have's isolation.
 func mergeRules(have, want firewall.Ruleset) firewall.Ruleset {
@@ -95,5 +78,5 @@ func (a *Applier) fw() Firewall {
 	if a.Firewall != nil {
 		return a.Firewall
 	}
-	return kernelFirewall{}
+	return isolate.Kernel{}
 }
