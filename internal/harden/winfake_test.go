@@ -85,8 +85,10 @@ func (f *fakeWin) set(key, name string, v regVal) {
 	f.vals[k][strings.ToLower(name)] = v
 }
 
-func (f *fakeWin) setDWORD(key, name string, v uint32) { f.set(key, name, regVal{Type: "dword", DWORD: v}) }
-func (f *fakeWin) setString(key, name, v string)      { f.set(key, name, regVal{Type: "string", Str: v}) }
+func (f *fakeWin) setDWORD(key, name string, v uint32) {
+	f.set(key, name, regVal{Type: "dword", DWORD: v})
+}
+func (f *fakeWin) setString(key, name, v string) { f.set(key, name, regVal{Type: "string", Str: v}) }
 
 type fakeReg struct{ f *fakeWin }
 
