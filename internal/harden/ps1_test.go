@@ -20,7 +20,7 @@ func TestPSQuote(t *testing.T) {
 		{"it's", "'it''s'", ""},
 		{`HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services`, `'HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services'`, ""},
 		{"$env:x `n \"q\"", "'$env:x `n \"q\"'", ""}, // no expansion inside single quotes
-		{"a\u2019b", "'a\u2019\u2019b'", ""},      // typographic quote ends a literal too
+		{"a\u2019b", "'a\u2019\u2019b'", ""},         // typographic quote ends a literal too
 		{"高危端口", "'高危端口'", ""},
 		{"two\nlines", "", "control character"},
 		{"nul\x00", "", "control character"},
@@ -64,7 +64,7 @@ func psUnquote(s string) (string, bool) {
 }
 
 // psLex checks a script's strings, comments and brackets the way the
-// PowerShell tokenizer reads them: single-quoted strings ('' escapes),
+// PowerShell tokenizer reads them: single-quoted strings (” escapes),
 // double-quoted strings (backtick escapes, $( ) subexpressions), # line
 // comments, here-strings absent. It returns the first problem.
 func psLex(script string) error {
