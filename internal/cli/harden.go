@@ -121,9 +121,12 @@ func hardenExit(results []harden.Result) error {
 func hardenWindows(cmd *cobra.Command, w *harden.Windows, db *intel.DB, format, stateDir string, only, skip []string, apply, rollback, force bool) error {
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
 	if rollback {
-		steps, err := harden.RollbackWindows(ctx, w, stateDir, time.Now())
+		steps, warnings, err := harden.RollbackWindows(ctx, w, stateDir, time.Now())
 		for _, s := range steps {
-			fmt.Fprintf(out, "restored %-30s %s %s%s%s\n", s.Item, s.Kind, s.Key, s.Service, s.Rule)
+			fmt.Fprintf(out, "RESTORED  %-30s %s\n", s.Item, s.What())
+		}
+		for _, m := range warnings {
+			fmt.Fprintf(cmd.ErrOrStderr(), "minerguard: warning: %s\n", m)
 		}
 		return err
 	}

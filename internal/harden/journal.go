@@ -342,7 +342,7 @@ func (c *changer) setGuest(on bool) error {
 // Outcome is what --apply did to one item.
 type Outcome struct {
 	ID     string `json:"id"`
-	Status string `json:"status"` // changed, unchanged, skipped, failed
+	Status string `json:"status"` // changed, unchanged, skipped, failed, warning
 	Detail string `json:"detail"`
 }
 
@@ -400,8 +400,10 @@ func ApplyWindows(ctx context.Context, w *Windows, db *intel.DB, now time.Time, 
 		out = append(out, Outcome{it.ID, "changed", detail})
 	}
 	if refresh {
+		// The rules are in place either way; only when they take effect
+		// depends on the refresh.
 		if err := w.Firewall.Refresh(); err != nil {
-			return out, fmt.Errorf("policy refresh: %w (the rules apply at the next refresh or reboot)", err)
+			out = append(out, Outcome{"policy-refresh", "warning", err.Error() + " (the firewall rules apply at the next policy refresh or reboot)"})
 		}
 	}
 	return out, nil
@@ -426,22 +428,22 @@ func named(list []string, id string) bool {
 // RollbackWindows restores, newest first, every step of the journal in
 // dir. When all are restored the journal is renamed to
 // harden-journal.<time>.done; otherwise it stays for another try (every
-// restore can be repeated safely).
-func RollbackWindows(ctx context.Context, w *Windows, dir string, now time.Time) ([]Step, error) {
+// restore can be repeated safely). Warnings say what was restored but is
+// not yet in effect.
+func RollbackWindows(ctx context.Context, w *Windows, dir string, now time.Time) (done []Step, warnings []string, err error) {
 	p := filepath.Join(dir, JournalName)
 	steps, err := ReadJournal(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no journal at %s: nothing to roll back", p)
+			return nil, nil, fmt.Errorf("no journal at %s: nothing to roll back", p)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	var errs []error
-	var done []Step
 	fw := false
 	for i := len(steps) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
-			return done, err
+			return done, warnings, err
 		}
 		s := steps[i]
 		if err := restore(ctx, w, s); err != nil {
@@ -453,17 +455,17 @@ func RollbackWindows(ctx context.Context, w *Windows, dir string, now time.Time)
 	}
 	if fw {
 		if err := w.Firewall.Refresh(); err != nil {
-			errs = append(errs, fmt.Errorf("policy refresh: %w", err))
+			warnings = append(warnings, "policy refresh: "+err.Error()+" (the firewall rules go at the next policy refresh or reboot)")
 		}
 	}
 	if len(errs) > 0 {
-		return done, errors.Join(errs...)
+		return done, warnings, errors.Join(errs...)
 	}
 	if err := os.Rename(p, filepath.Join(dir, "harden-journal."+now.UTC().Format("20060102T150405Z")+".done")); err != nil {
-		return done, err
+		return done, warnings, err
 	}
 	syncDir(dir)
-	return done, nil
+	return done, warnings, nil
 }
 
 func restore(ctx context.Context, w *Windows, s Step) error {
@@ -563,4 +565,21 @@ func syncDir(dir string) {
 		_ = d.Sync()
 		d.Close()
 	}
+}
+
+// What names the thing a step restores.
+func (s Step) What() string {
+	switch s.Kind {
+	case "registry":
+		return `HKLM\` + s.Key + `\` + s.Name
+	case "service":
+		return "service " + s.Service
+	case "firewall":
+		return "firewall rule " + s.Rule
+	case "minpwlen":
+		return "minimum password length"
+	case "guest":
+		return "guest account"
+	}
+	return s.Kind
 }

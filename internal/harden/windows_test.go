@@ -223,7 +223,7 @@ func TestApplyRollbackRestoresEverything(t *testing.T) {
 		t.Errorf("second apply journaled %d steps", len(again)-len(steps))
 	}
 
-	done, err := RollbackWindows(context.Background(), f.windows(), dir, now)
+	done, _, err := RollbackWindows(context.Background(), f.windows(), dir, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestApplyRollbackRestoresEverything(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, JournalName)); !os.IsNotExist(err) {
 		t.Errorf("journal still in place after a full rollback: %v", err)
 	}
-	if _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err == nil || !strings.Contains(err.Error(), "nothing to roll back") {
+	if _, _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err == nil || !strings.Contains(err.Error(), "nothing to roll back") {
 		t.Errorf("second rollback: %v", err)
 	}
 }
@@ -268,7 +268,7 @@ func TestApplyFailureMidway(t *testing.T) {
 			t.Errorf("n=%d: last outcome %+v", n, last)
 		}
 		f.budget = -1
-		if _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err != nil {
+		if _, _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err != nil {
 			t.Fatalf("n=%d: rollback: %v", n, err)
 		}
 		if got := f.state(); got != before {
@@ -285,14 +285,14 @@ func TestRollbackFailureKeepsJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.budget = 2
-	if _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err == nil {
+	if _, _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err == nil {
 		t.Fatal("rollback with failing restores reported success")
 	}
 	if _, err := os.Stat(filepath.Join(dir, JournalName)); err != nil {
 		t.Fatalf("journal gone after a partial rollback: %v", err)
 	}
 	f.budget = -1
-	if _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err != nil {
+	if _, _, err := RollbackWindows(context.Background(), f.windows(), dir, now); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.state(); got != before {

@@ -217,7 +217,9 @@ func (winServices) Query(name string) (ServiceState, error) {
 		return ServiceState{}, err
 	}
 	defer done()
-	cfg, err := s.Config()
+	// QueryServiceConfig alone: mgr's Config also asks QueryServiceConfig2
+	// for descriptions, which is not needed and not everywhere implemented.
+	start, err := startType(s.Handle)
 	if err != nil {
 		return ServiceState{}, fmt.Errorf("service %s: %w", name, err)
 	}
@@ -225,7 +227,22 @@ func (winServices) Query(name string) (ServiceState, error) {
 	if err != nil {
 		return ServiceState{}, fmt.Errorf("service %s: %w", name, err)
 	}
-	return ServiceState{Start: StartType(cfg.StartType), Running: st.State != svc.Stopped}, nil
+	return ServiceState{Start: start, Running: st.State != svc.Stopped}, nil
+}
+
+func startType(h windows.Handle) (StartType, error) {
+	n := uint32(1024)
+	for {
+		b := make([]byte, n)
+		p := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&b[0]))
+		err := windows.QueryServiceConfig(h, p, n, &n)
+		if err == nil {
+			return StartType(p.StartType), nil
+		}
+		if !errors.Is(err, windows.ERROR_INSUFFICIENT_BUFFER) || n <= uint32(len(b)) || n > 1<<20 {
+			return 0, fmt.Errorf("QueryServiceConfig: %w", err)
+		}
+	}
 }
 
 func (winServices) SetStartType(name string, t StartType) error {
