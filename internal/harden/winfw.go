@@ -129,7 +129,12 @@ func digits(s string) bool {
 	return true
 }
 
+// isKeyword: port keywords (RPC, RPC-EPMap, IPHTTPS, Teredo...) start
+// with a letter, so a malformed number is never taken for one.
 func isKeyword(s string) bool {
+	if s == "" || !(s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
 	for _, c := range s {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
