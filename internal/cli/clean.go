@@ -267,7 +267,7 @@ func runDir(dir, state string) (string, error) {
 
 func confirm(cmd *cobra.Command, prompt string) bool {
 	in, ok := cmd.InOrStdin().(*os.File)
-	if !ok || !isTerminal(in) {
+	if !ok || !interactive(in) {
 		return false
 	}
 	fmt.Fprint(cmd.ErrOrStderr(), prompt)

@@ -42,7 +42,7 @@ func cfgOr(env *checks.Env, fail func(error) Result, do func(config) Result) Res
 
 func warnErr(err error) Result { return Result{Status: Warn, Evidence: err.Error()} }
 
-var linuxItems = []Item{
+var linuxItems = []linItem{
 	{"ssh.root_login", "SSH does not accept root passwords", "Brute-forced root logins over SSH are how most mining malware enters Linux servers.",
 		func(_ context.Context, env *checks.Env) Result {
 			s, ok := sshd(env)
