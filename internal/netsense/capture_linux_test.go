@@ -63,24 +63,9 @@ func TestNetLiveInNamespace(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip (iproute2) not installed")
 	}
-	ns := fmt.Sprintf("mg-live-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
+	ns := newNetns(t, "live")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "minerguard")
-	miner := filepath.Join(dir, "fakeminer")
-	for out, pkg := range map[string]string{bin: "../../cmd/minerguard", miner: "../testkit/fakeminer"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
+	bin, miner := buildTools(t, dir)
 	var pools []*fakepool.Pool
 	inNetns(t, ns, func() {
 		for range 2 {
@@ -176,6 +161,34 @@ func TestNetLiveInNamespace(t *testing.T) {
 	if n := strings.Count(string(eve), `"event_type":"alert"`); n < 2 {
 		t.Errorf("alerts file has %d EVE alerts:\n%s", n, eve)
 	}
+}
+
+// newNetns makes a namespace with loopback up, removed at cleanup.
+func newNetns(t *testing.T, what string) string {
+	t.Helper()
+	ns := fmt.Sprintf("mg-%s-%d", what, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	return ns
+}
+
+// buildTools builds minerguard and the fake miner into dir.
+func buildTools(t *testing.T, dir string) (bin, miner string) {
+	t.Helper()
+	bin, miner = filepath.Join(dir, "minerguard"), filepath.Join(dir, "fakeminer")
+	for out, pkg := range map[string]string{bin: "../../cmd/minerguard", miner: "../testkit/fakeminer"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return bin, miner
 }
 
 func errorsAs(err error, target **exec.ExitError) bool {

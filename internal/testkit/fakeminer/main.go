@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,8 @@ const agent = "fakeminer/1.0 (XMRig-compatible; minerguard test rig)"
 
 type options struct {
 	url, user, pass, config, proto, comm string
+	sni                                  string
+	tls                                  bool
 	threads, hint, donate                int
 	memfd                                bool
 	shareEvery, maxRuntime               time.Duration
@@ -57,6 +60,8 @@ func run(args []string) error {
 	fs.StringVar(&o.pass, "pass", "x", "same as -p")
 	fs.StringVar(&o.config, "c", "", "XMRig-format JSON config (pools[].url/user/pass); ./config.json is read when neither -o nor -c is given")
 	fs.StringVar(&o.config, "config", "", "same as -c")
+	fs.BoolVar(&o.tls, "tls", false, "speak TLS to the pool (as stratum+ssl:// URLs do); the pool's certificate is not checked")
+	fs.StringVar(&o.sni, "sni", "localhost", "TLS server name sent in the ClientHello (the pool's name a network sensor sees)")
 	fs.StringVar(&o.proto, "proto", "xmr", "pool dialect: xmr (login/job/submit) or stratum (mining.subscribe/authorize/notify/submit)")
 	fs.IntVar(&o.threads, "threads", 1, "busy threads")
 	fs.IntVar(&o.threads, "t", 1, "same as --threads")
@@ -90,10 +95,11 @@ func run(args []string) error {
 			return err
 		}
 	}
-	addr, err := poolAddress(o.url)
+	addr, useTLS, err := poolTarget(o.url)
 	if err != nil {
 		return err
 	}
+	o.tls = o.tls || useTLS
 	if o.user == "" {
 		return errors.New("no wallet: give -u or pools[].user in the config")
 	}
@@ -173,32 +179,42 @@ func readConfig(path string, o *options, setByUser map[string]bool) error {
 // a loopback IP literal: the program must never reach a real pool, so names
 // (which would need DNS) are refused too, except "localhost".
 func poolAddress(u string) (string, error) {
+	addr, _, err := poolTarget(u)
+	return addr, err
+}
+
+// poolTarget is poolAddress plus whether the URL asks for TLS
+// (stratum+ssl://, stratum+tls://), as XMRig's --tls pools do.
+func poolTarget(u string) (string, bool, error) {
 	hostport := u
+	useTLS := false
 	if i := strings.Index(u, "://"); i >= 0 {
 		scheme := u[:i]
 		switch scheme {
 		case "stratum+tcp", "stratum", "stratum1+tcp", "stratum2+tcp", "tcp":
+		case "stratum+ssl", "stratum+tls", "ssl", "tls":
+			useTLS = true
 		default:
-			return "", fmt.Errorf("pool %q: scheme %q not supported (plain TCP only)", u, scheme)
+			return "", false, fmt.Errorf("pool %q: scheme %q not supported (plain TCP or TLS only)", u, scheme)
 		}
 		hostport = u[i+3:]
 	}
 	hostport = strings.TrimSuffix(hostport, "/")
 	h, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return "", fmt.Errorf("pool %q: %w", u, err)
+		return "", false, fmt.Errorf("pool %q: %w", u, err)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", fmt.Errorf("pool %q: bad port %q", u, port)
+		return "", false, fmt.Errorf("pool %q: bad port %q", u, port)
 	}
 	if h == "localhost" {
 		h = "127.0.0.1"
 	}
 	ip, err := netip.ParseAddr(h)
 	if err != nil || !ip.Unmap().IsLoopback() {
-		return "", fmt.Errorf("pool %q: refusing non-loopback address %q (fakeminer only talks to a local test pool)", u, h)
+		return "", false, fmt.Errorf("pool %q: refusing non-loopback address %q (fakeminer only talks to a local test pool)", u, h)
 	}
-	return net.JoinHostPort(ip.Unmap().String(), port), nil
+	return net.JoinHostPort(ip.Unmap().String(), port), useTLS, nil
 }
 
 // burn keeps one core busy doing nothing useful (a xorshift loop): CPU load
@@ -265,7 +281,16 @@ func (c *conn) read() (message, error) {
 }
 
 func mine(addr string, o options) error {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	var nc net.Conn
+	var err error
+	if o.tls {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		// A test pool has a self-signed certificate; the name only goes
+		// into the ClientHello, the address stays loopback.
+		nc, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: o.sni, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, 5*time.Second)
+	}
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,17 @@ package fakepool
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"sync"
 	"time"
@@ -57,7 +63,9 @@ type Pool struct {
 // Listen starts a pool on addr, which must be a loopback address
 // ("127.0.0.1:3333", "[::1]:0"): the pool is a test fixture and never
 // listens where another machine could reach it.
-func Listen(addr string) (*Pool, error) {
+func Listen(addr string) (*Pool, error) { return listen(addr, nil) }
+
+func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakepool: address %q: %w", addr, err)
@@ -70,10 +78,37 @@ func Listen(addr string) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakepool: %w", err)
 	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	p := &Pool{ln: ln, shares: map[string]int{}, conns: map[net.Conn]struct{}{}, changed: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// ListenTLS is Listen behind TLS with a fresh self-signed certificate, as
+// pools offer on 443 and 5555 to look like web traffic.
+func ListenTLS(addr string) (*Pool, error) {
+	cert, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	return listen(addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+}
+
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fakepool"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // Addr is the listening address (ip:port).
