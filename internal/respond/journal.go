@@ -88,21 +88,31 @@ func NewRunDir(state string) (string, error) {
 	return dir, nil
 }
 
-// CreateJournal starts the journal of a run with its plan.
+// CreateJournal starts the journal of a run with its plan. The header is
+// written to a temporary file and renamed into place, so a journal either
+// does not exist or starts with a whole plan: a run cut at its very start
+// leaves nothing that looks like a journal.
 func CreateJournal(dir string, plan *Plan) (*Journal, error) {
-	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	name := filepath.Join(dir, journalName)
+	head, err := json.Marshal(Record{Seq: 1, Type: recHeader, Time: time.Now().UTC(), Action: -1, Plan: plan})
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{Dir: dir, f: f}
-	if err := j.Append(Record{Type: recHeader, Action: -1, Plan: plan}); err != nil {
-		f.Close()
+	tmp := name + ".new"
+	if err := writeFileSync(tmp, append(head, '\n')); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(name); err == nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("%s: a journal is already there", name)
+	}
+	if err := os.Rename(tmp, name); err != nil {
 		return nil, err
 	}
 	if err := fsyncDir(dir); err != nil && !errors.Is(err, ErrUnsupported) {
 		return nil, err
 	}
-	return j, nil
+	return OpenJournal(dir)
 }
 
 // OpenJournal reads a run's journal and opens it for appending. A torn last
