@@ -300,8 +300,13 @@ func (a *Analyzer) judge(c *conv) []findings.Finding {
 		add(f)
 	}
 	_, ordinary := a.ordinary[c.port]
-	long := a.longLived(c)
-	if long != nil && (strong || !ordinary) {
+	// Long quiet sessions are judged on TCP only: a UDP "connection" is
+	// just a port pair, and NTP or VPN keep one for days.
+	var long *conn
+	if c.proto == ProtoTCP && (strong || !ordinary) {
+		long = a.longLived(c)
+	}
+	if long != nil {
 		span := long.last.Sub(long.first)
 		rate := float64(long.bytes) / span.Seconds()
 		f := findings.Finding{
