@@ -158,6 +158,9 @@ func (d *Decoder) v5(pkt []byte, exporter string, emit func(Record)) error {
 			SrcPort: binary.BigEndian.Uint16(r[32:]), DstPort: binary.BigEndian.Uint16(r[34:]),
 			Proto: r[38], Exporter: exporter,
 		}
+		if rec.Last.Before(rec.First) {
+			rec.Last = rec.First // a broken exporter clock; keep spans non-negative
+		}
 		d.Stats.Records++
 		emit(rec)
 	}
