@@ -2,12 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"sync"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
