@@ -282,7 +282,6 @@ func (d *Decoder) templates(b []byte, base int, options bool, version uint16, sr
 		at := base + off
 		id := binary.BigEndian.Uint16(b[off:])
 		count := int(binary.BigEndian.Uint16(b[off+2:]))
-		scope := 0
 		off += 4
 		if version == 9 && options {
 			// v9 options: id, scope length and option length in bytes.
@@ -294,12 +293,12 @@ func (d *Decoder) templates(b []byte, base int, options bool, version uint16, sr
 			if sl%4 != 0 || ol%4 != 0 {
 				return errAt(exporter, at, "options template %d: scope length %d / option length %d not a multiple of 4", id, sl, ol)
 			}
-			count, scope = (sl+ol)/4, sl/4
+			count = (sl + ol) / 4
 		} else if version == 10 && options && count > 0 {
 			if len(b)-off < 2 {
 				return errAt(exporter, base+off, "options template %d truncated", id)
 			}
-			scope = int(binary.BigEndian.Uint16(b[off:]))
+			scope := int(binary.BigEndian.Uint16(b[off:]))
 			off += 2
 			if scope == 0 || scope > count {
 				return errAt(exporter, at, "options template %d: scope field count %d of %d fields", id, scope, count)
