@@ -239,7 +239,7 @@ func readLines(ctx context.Context, br *bufio.Reader, name string, emit func(Rec
 		if st.Format == "" {
 			st.Format = kind
 		}
-		rec.Exporter, rec.Oriented = name, true
+		rec.Exporter, rec.Oriented = name, kind != "eve-netflow"
 		emit(rec)
 	}
 	if err := sc.Err(); err != nil {
@@ -362,6 +362,12 @@ type jsonLine struct {
 		Start         string `json:"start"`
 		End           string `json:"end"`
 	} `json:"flow"`
+	Netflow *struct {
+		Pkts  uint64 `json:"pkts"`
+		Bytes uint64 `json:"bytes"`
+		Start string `json:"start"`
+		End   string `json:"end"`
+	} `json:"netflow"`
 
 	TS          any     `json:"ts"`
 	OrigH       string  `json:"id.orig_h"`
@@ -386,6 +392,23 @@ func jsonRecord(line []byte) (Record, string, error) {
 	}
 	var err1, err2 error
 	switch {
+	case j.EventType == "netflow" && j.Netflow != nil:
+		// Suricata's unidirectional records: one direction each, like NetFlow.
+		r.Src, err1 = netip.ParseAddr(j.SrcIP)
+		r.Dst, err2 = netip.ParseAddr(j.DestIP)
+		if err := errors.Join(err1, err2); err != nil {
+			return r, "", fmt.Errorf("src_ip/dest_ip: %w", err)
+		}
+		r.SrcPort, r.DstPort, r.Packets, r.Bytes = j.SrcPort, j.DestPort, j.Netflow.Pkts, j.Netflow.Bytes
+		r.First, r.Last = eveTime(j.Netflow.Start), eveTime(j.Netflow.End)
+		if r.First.IsZero() {
+			return r, "", fmt.Errorf("netflow.start %q", j.Netflow.Start)
+		}
+		if r.Last.Before(r.First) {
+			r.Last = r.First
+		}
+		r.Proto = protoOf(j.Proto)
+		return r, "eve-netflow", nil
 	case j.EventType == "flow":
 		if j.Flow == nil {
 			return r, "", errors.New("EVE flow event without a flow object")

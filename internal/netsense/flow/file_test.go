@@ -172,3 +172,19 @@ func TestReadFileDamaged(t *testing.T) {
 		}
 	}
 }
+
+func TestEVENetflowEvents(t *testing.T) {
+	in := `{"timestamp":"2026-11-18T02:00:00.000000+0000","event_type":"netflow","src_ip":"198.51.100.20","src_port":3333,"dest_ip":"10.0.0.8","dest_port":40000,"proto":"TCP","netflow":{"pkts":10,"bytes":900,"start":"2026-11-18T01:00:00.000000+0000","end":"2026-11-18T01:59:00.000000+0000","age":3540}}
+`
+	var recs []Record
+	st, err := ReadFile(context.Background(), strings.NewReader(in), "eve.json", NewDecoder(Limits{}), func(r Record) { recs = append(recs, r) })
+	if err != nil || st.Format != "eve-netflow" || len(recs) != 1 || recs[0].Oriented || recs[0].Bytes != 900 {
+		t.Fatalf("err %v stats %+v records %+v", err, st, recs)
+	}
+	// One direction only: the server side is inferred from the mining port.
+	a := newAnalyzer(t, nil)
+	a.Add(recs[0])
+	if got := summary(a.Findings()); len(got) != 1 || got[0] != "net.flow_mining_port medium 10.0.0.8->198.51.100.20:3333" {
+		t.Errorf("%v", got)
+	}
+}

@@ -279,6 +279,9 @@ func (d *Decoder) templates(b []byte, base int, options bool, version uint16, sr
 	var defined []uint16
 	off := 0
 	for len(b)-off >= 4 {
+		if allZero(b[off:]) {
+			break // padding to the set's end
+		}
 		at := base + off
 		id := binary.BigEndian.Uint16(b[off:])
 		count := int(binary.BigEndian.Uint16(b[off+2:]))
@@ -347,6 +350,7 @@ func (d *Decoder) templates(b []byte, base int, options bool, version uint16, sr
 			}
 			switch {
 			case f.length == varLen && version == 10:
+				t.minLen++ // its length byte
 			case f.length == 0 || f.length == varLen:
 				return errAt(exporter, base+off-4, "template %d field %d (element %d) has length %d", id, i, f.id, f.length)
 			default:
@@ -526,7 +530,7 @@ func (d *Decoder) data(b []byte, base int, t *template, h header, src *source, e
 		if off == start {
 			return errAt(exporter, base+off, "template yields empty records")
 		}
-		if t.options || !rec.Src.IsValid() || !rec.Dst.IsValid() {
+		if t.options || !rec.Src.IsValid() || !rec.Dst.IsValid() || rec.Src.IsUnspecified() && rec.Dst.IsUnspecified() {
 			continue // options data, or a flow of no IP (layer-2 records)
 		}
 		if hasUp && first.IsZero() {
@@ -556,4 +560,13 @@ func setTime(start bool, first, last *time.Time, t time.Time) {
 	} else {
 		*last = t
 	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -256,3 +256,27 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestPadding: zero padding at the end of template and data sets is not a
+// record, a withdrawal or an error.
+func TestPadding(t *testing.T) {
+	pad := make([]byte, 6)
+	varTmpl := tmplRec(310, spec{8, 4, 0}, spec{12, 4, 0}, spec{96, varLen, 0})
+	for _, tc := range []struct {
+		name string
+		pkts [][]byte
+		want int
+	}{
+		{"ipfix template set", [][]byte{ipfixMsg(0, 0, set(2, tmplRec(300, v4Fields...), pad), set(300, v4Data("10.0.0.1", "10.0.0.2", 1, 2, 6, 1, 1, 0, 0)))}, 1},
+		{"v9 template set", [][]byte{v9Msg(0, 0, 0, set(0, tmplRec(300, spec{8, 4, 0}, spec{12, 4, 0}), pad), set(300, cat(ip4("10.0.0.1"), ip4("10.0.0.2")), []byte{0, 0}))}, 1},
+		{"variable data set", [][]byte{ipfixMsg(0, 0, set(2, varTmpl), set(310, cat(ip4("10.0.0.1"), ip4("10.0.0.2"), []byte{1, 'x'}), make([]byte, 9)))}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder(Limits{})
+			recs, errs := decodeAll(t, d, "x", tc.pkts...)
+			if len(errs) > 0 || len(recs) != tc.want || d.Stats.Withdrawn != 0 {
+				t.Errorf("records %+v errors %v stats %+v", recs, errs, d.Stats)
+			}
+		})
+	}
+}
