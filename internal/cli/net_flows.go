@@ -161,6 +161,9 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				return fmt.Errorf("--listen: %w", err)
 			}
 			defer conn.Close()
+			// Exporters send in bursts when their flow cache expires; a
+			// larger socket buffer loses fewer (best effort, the kernel caps it).
+			_ = conn.SetReadBuffer(4 << 20)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			c := &flow.Collector{Conn: conn, Dec: flow.NewDecoder(flow.Limits{}), OnRecord: a.Add, Every: every, Log: log}
 			if write != "" {

@@ -24,8 +24,10 @@ type Rules struct {
 		Port    uint16 `json:"port"`
 		Service string `json:"service"`
 	} `json:"ordinary_ports"`
-	MaxConversations int `json:"max_conversations"`
-	MaxConnections   int `json:"max_connections"`
+	MaxConversations    int `json:"max_conversations"`
+	MaxConnections      int `json:"max_connections"`
+	MaxConnectionsTotal int `json:"max_connections_total"`
+	MaxRecordTimes      int `json:"max_record_times"`
 }
 
 // LoadRules reads and checks flows.json of an intel set.
@@ -34,8 +36,8 @@ func LoadRules(db *intel.DB) (Rules, error) {
 	if err := db.Section("flows", &r); err != nil {
 		return r, err
 	}
-	if r.LongLived.MinSeconds <= 0 || r.LongLived.MaxBytesPerSecond <= 0 || r.MaxConversations <= 0 || r.MaxConnections <= 0 {
-		return r, fmt.Errorf("intel flows.json: long_lived thresholds, max_conversations and max_connections must be positive")
+	if r.LongLived.MinSeconds <= 0 || r.LongLived.MaxBytesPerSecond <= 0 || r.MaxConversations <= 0 || r.MaxConnections <= 0 || r.MaxConnectionsTotal <= 0 || r.MaxRecordTimes <= 0 {
+		return r, fmt.Errorf("intel flows.json: long_lived thresholds and the max_ limits must be positive")
 	}
 	for i, p := range r.OrdinaryPorts {
 		if _, ok := db.Port(p.Port); ok || p.Port == 0 {
@@ -95,6 +97,7 @@ type Analyzer struct {
 	// Records counts records added; Dropped those of conversations past
 	// the max_conversations limit.
 	Records, Dropped uint64
+	conns, times     int // kept over all conversations
 }
 
 // NewAnalyzer returns an analyzer with db's pools, ports and flow rules.
@@ -175,19 +178,21 @@ func (a *Analyzer) Add(r Record) {
 	if r.Last.After(c.last) {
 		c.last = r.Last
 	}
-	if len(c.times) < maxTimes {
+	if len(c.times) < maxTimes && a.times < a.rules.MaxRecordTimes {
 		c.times = append(c.times, r.First)
+		a.times++
 	}
 	if len(c.exporters) < maxExporters && !containsStr(c.exporters, r.Exporter) {
 		c.exporters = append(c.exporters, r.Exporter)
 	}
 	cn := c.conns[cport]
 	if cn == nil {
-		if len(c.conns) >= a.rules.MaxConnections {
+		if len(c.conns) >= a.rules.MaxConnections || a.conns >= a.rules.MaxConnectionsTotal {
 			return
 		}
 		cn = &conn{first: r.First, last: r.Last}
 		c.conns[cport] = cn
+		a.conns++
 	}
 	cn.packets += r.Packets
 	cn.bytes += r.Bytes

@@ -263,3 +263,19 @@ func TestRulesData(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobalBudgets(t *testing.T) {
+	a := newAnalyzer(t, nil)
+	a.rules.MaxConnectionsTotal, a.rules.MaxRecordTimes = 3, 4
+	at := time.Date(2026, 11, 18, 10, 0, 0, 0, time.UTC)
+	for i := range 6 {
+		a.Add(Record{Src: netip.MustParseAddr("10.0.0.1"), SrcPort: uint16(40000 + i), Dst: netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 2)}), DstPort: 3333, Proto: 6, First: at, Last: at})
+	}
+	if a.conns != 3 || a.times != 4 || a.Conversations() != 2 {
+		t.Errorf("connections %d times %d conversations %d", a.conns, a.times, a.Conversations())
+	}
+	// Findings still come for every conversation.
+	if got := summary(a.Findings()); len(got) != 2 {
+		t.Errorf("%v", got)
+	}
+}

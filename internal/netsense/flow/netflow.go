@@ -21,9 +21,9 @@ type Limits struct {
 	MaxPendingSets, MaxPendingBytes int
 }
 
-// DefaultLimits suit a campus collector: thousands of exporters would
-// need more MaxSources.
-var DefaultLimits = Limits{MaxSources: 1024, MaxTemplates: 512, MaxFields: 128, MaxPendingSets: 32, MaxPendingBytes: 256 << 10}
+// DefaultLimits suit a campus collector (thousands of exporters would
+// need more MaxSources); at most about 64 MiB of pending data sets.
+var DefaultLimits = Limits{MaxSources: 1024, MaxTemplates: 512, MaxFields: 128, MaxPendingSets: 32, MaxPendingBytes: 64 << 10}
 
 // Stats counts what a Decoder saw.
 type Stats struct {
@@ -365,7 +365,8 @@ func (d *Decoder) templates(b []byte, base int, options bool, version uint16, sr
 		d.Stats.Templates++
 		defined = append(defined, id)
 	}
-	// Data that came before its template is decoded now.
+	// Data that came before its template is decoded now; an error in it
+	// carries the offset in the packet it came in.
 	for _, id := range defined {
 		t := src.templates[id]
 		keep := src.pending[:0]
