@@ -291,14 +291,23 @@ func checkAccounts(_ context.Context, env *Env) ([]findings.Finding, error) {
 	for _, u := range users {
 		byUID[u.UID] = append(byUID[u.UID], u)
 		name := Printable(u.Name, 64)
-		if u.UID == 0 && u.Name != "root" {
+		login := ai.isLoginShell(u.Sh)
+		s, hasShadow := shadowBy[u.Name]
+		switch {
+		case u.UID != 0 || u.Name == "root":
+		case !login && (strings.HasPrefix(u.Password, "!") || hasShadow && strings.HasPrefix(s.Hash, "!")):
+			// Locked (by `minerguard clean` or usermod -L) and without a
+			// shell: contained, but still to be removed once investigated.
+			acct("accounts.uid0", findings.Low, u, "/etc/passwd", u.Line, u.Raw,
+				fmt.Sprintf("Locked account %s has uid 0", name),
+				"A second uid 0 account, locked and without a login shell; it no longer logs in but keeps root's uid.",
+				"Delete the account (userdel) once the investigation no longer needs it.", 0.9)
+		default:
 			acct("accounts.uid0", findings.High, u, "/etc/passwd", u.Line, u.Raw,
 				fmt.Sprintf("Account %s has uid 0 (root powers)", name),
 				"Only root should have uid 0. A second uid 0 account is a classic backdoor: it logs in with its own password and is root.",
 				"Lock or delete the account (usermod -L, userdel) after checking who created it (auth logs, shadow change date).", 0.9)
 		}
-		login := ai.isLoginShell(u.Sh)
-		s, hasShadow := shadowBy[u.Name]
 		switch {
 		case !login:
 		case u.Password == "":

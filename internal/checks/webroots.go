@@ -176,6 +176,7 @@ type webAnalysis struct {
 	urls         []string
 	scriptPaths  []string
 	line         int
+	lines        []int // every line a loader or listed host is on (the file's own text)
 	snippet      string
 	blocklist    bool // it names so many listed hosts it is a blocklist
 }
@@ -187,9 +188,16 @@ func analyzeWeb(env *Env, fi *filesIntel, b []byte) webAnalysis {
 	text, base := webNormalize(b)
 	var a webAnalysis
 	first := -1
+	lineSeen := map[int]bool{}
 	at := func(i int) {
 		if first < 0 || i < first {
 			first = i
+		}
+		if i < base {
+			if n := 1 + strings.Count(text[:i], "\n"); !lineSeen[n] && len(lineSeen) < 64 {
+				lineSeen[n] = true
+				a.lines = append(a.lines, n)
+			}
 		}
 	}
 	for _, p := range fi.Web.Patterns {
@@ -199,7 +207,9 @@ func analyzeWeb(env *Env, fi *filesIntel, b []byte) webAnalysis {
 		}
 		if p.Strength == "strong" {
 			a.strong = append(a.strong, p.ID)
-			at(loc[0])
+			for _, l := range p.re.FindAllStringIndex(text, 64) {
+				at(l[0])
+			}
 		} else {
 			a.weak = append(a.weak, p.ID)
 		}
@@ -405,6 +415,15 @@ func webFinding(p string, size int64, a webAnalysis) (findings.Finding, bool) {
 		match = append(match, "script:"+s)
 	}
 	f.Evidence.Match = match
+	if len(a.lines) > 1 {
+		sort.Ints(a.lines)
+		ls := make([]string, len(a.lines))
+		for i, n := range a.lines {
+			ls[i] = strconv.Itoa(n)
+		}
+		// Every line that loads or starts the miner, for clean to remove.
+		f.Evidence.Details["lines"] = strings.Join(ls, ",")
+	}
 	if len(a.hosts) > 0 {
 		f.Evidence.Domain = a.hosts[0]
 		f.Evidence.URL = Printable(a.urls[0], 300)

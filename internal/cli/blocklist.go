@@ -72,7 +72,7 @@ func newBlocklistCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "nftables", "output format: "+strings.Join(blocklist.FormatNames(), ", "))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
-	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
 	cmd.Flags().StringSliceVar(&add, "add", nil, "extra lists to merge (plain domains/addresses/CIDRs, hosts files, adblock ||name^ rules)")
 	return cmd
 }

@@ -295,6 +295,30 @@ func TestHardenCommand(t *testing.T) {
 	}
 }
 
+func TestHardenWindowsScriptAndFlags(t *testing.T) {
+	code, out, stderr := run(t, "harden", "--script", "powershell", "--skip", "win.rdp")
+	if code != 0 || !strings.Contains(out, "param(") || !strings.Contains(out, "Add-BlockRule 'minerguard-high-risk-ports-udp'") || strings.Contains(out, "# win.rdp:") {
+		t.Errorf("--script powershell: exit %d %q\n%.400s", code, stderr, out)
+	}
+	if code, out2, _ := run(t, "harden", "--format", "ps1", "--skip", "win.rdp"); code != 0 || out2 != out {
+		t.Errorf("--format ps1 differs from --script powershell (exit %d)", code)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"harden", "--script", "bash"}, "only powershell"},
+		{[]string{"harden", "--script", "powershell", "--apply"}, "does not combine"},
+		{[]string{"harden", "--apply", "--rollback"}, "exclude each other"},
+		{[]string{"harden", "--apply", "--root", t.TempDir()}, "not confirmed"},
+		{[]string{"harden", "--script", "powershell", "--only", "ssh.root_login"}, "no Windows item selected"},
+	} {
+		if code, _, stderr := run(t, tc.args...); code != ExitError || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("%v: exit %d %q, want %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+}
+
 func TestNetWorkHoursFlags(t *testing.T) {
 	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\n")
 	for _, args := range [][]string{{"--work-hours", "20-08"}, {"--work-hours", "x"}, {"--tz", "Mars/Olympus"}} {

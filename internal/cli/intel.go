@@ -17,7 +17,7 @@ import (
 	"github.com/minerguard/minerguard/internal/intel/overlay"
 )
 
-const defaultStateDir = "/var/lib/minerguard/intel"
+const defaultIntelDir = defaultStateDir + "/intel"
 
 func newIntelCmd() *cobra.Command {
 	var stateDir string
@@ -25,7 +25,7 @@ func newIntelCmd() *cobra.Command {
 		Use:   "intel",
 		Short: "Manage threat intelligence: feeds on top of the embedded set, lookups, allowlist",
 	}
-	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir, "where feeds and the allowlist are kept")
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultIntelDir, "where feeds and the allowlist are kept")
 	store := func() overlay.Store { return overlay.Store{Dir: stateDir} }
 
 	var from, source, category string

@@ -55,54 +55,81 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				}
 				return err
 			}),
+		newNetLiveCmd(),
 		newNetFlowsCmd(),
 		newNetCollectCmd(),
 	)
 	return cmd
 }
 
-// netOut holds the flags every `net` subcommand shares: output, exit
-// threshold, working hours and tracing to owners.
-type netOut struct {
-	format, output, failOn, workHours, tz string
-	weekends                              bool
-	leases, inventory                     []string
-}
-
-func (o *netOut) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the report to this file")
-	cmd.Flags().StringVar(&o.failOn, "fail-on", "medium", "exit 1 at or above this severity")
-	cmd.Flags().StringVar(&o.workHours, "work-hours", "08-20", "working hours HH-HH; mining activity mostly outside them is reported")
-	cmd.Flags().StringVar(&o.tz, "tz", "Local", "time zone of the working hours (e.g. Asia/Shanghai)")
-	cmd.Flags().BoolVar(&o.weekends, "weekends", false, "count Saturday and Sunday as working days")
-	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
-	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
-}
-
-// check validates the flags before any work is done.
-func (o *netOut) check() (findings.Severity, netsense.WorkHours, error) {
-	threshold, err := findings.ParseSeverity(o.failOn)
-	if err != nil {
-		return 0, netsense.WorkHours{}, fmt.Errorf("--fail-on: %w", err)
+// newNetReadCmd builds a command that feeds files to an analyzer with read
+// and reports like scan does.
+func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
+	var format, output, failOn, workHours, tz string
+	var weekends bool
+	var leases, inventory []string
+	cmd := &cobra.Command{
+		Use: use, Short: short, Long: long,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			threshold, err := findings.ParseSeverity(failOn)
+			if err != nil {
+				return fmt.Errorf("--fail-on: %w", err)
+			}
+			db, err := intel.Load()
+			if err != nil {
+				return err
+			}
+			started := time.Now()
+			a := netsense.NewAnalyzer(db)
+			if a.Work, err = parseWorkHours(workHours, tz, weekends); err != nil {
+				return err
+			}
+			for _, name := range files {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				err = read(cmd, a, f, name)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), netOutput{format, output, threshold, leases, inventory}, findings.CheckRun{}, a.Errors)
+		},
 	}
-	wh, err := parseWorkHours(o.workHours, o.tz, o.weekends)
-	return threshold, wh, err
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file")
+	cmd.Flags().StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
+	cmd.Flags().StringVar(&workHours, "work-hours", "08-20", "working hours HH-HH; lookups of mining domains mostly outside them are reported")
+	cmd.Flags().StringVar(&tz, "tz", "Local", "time zone of the working hours (e.g. Asia/Shanghai)")
+	cmd.Flags().BoolVar(&weekends, "weekends", false, "count Saturday and Sunday as working days")
+	cmd.Flags().StringSliceVar(&leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
+	cmd.Flags().StringSliceVar(&inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+	return cmd
 }
 
-// write traces the findings to owners, groups them per source host and
-// writes the report like scan does; the error carries the exit code.
-func (o *netOut) write(cmd *cobra.Command, db *intel.DB, threshold findings.Severity, started time.Time, root string, fs []findings.Finding, run findings.CheckRun, warnings []string) error {
+// netOutput is how a net command reports.
+type netOutput struct {
+	format, output    string
+	failOn            findings.Severity
+	leases, inventory []string
+}
+
+// writeNetReport traces, groups and writes findings like scan does, and
+// sets the exit code. run is the report's check entry (ID defaults to
+// "net." and the command name).
+func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, started time.Time, source string, o netOutput, run findings.CheckRun, warnings []string) error {
 	fs = append([]findings.Finding{}, fs...)
 	if len(o.leases)+len(o.inventory) > 0 {
 		if err := traceOwners(fs, o.leases, o.inventory); err != nil {
 			return err
 		}
 	}
-	run.Findings = len(fs)
 	rep := &findings.Report{
 		Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
-		Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: root},
+		Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: source},
 		Started:   started.UTC(),
 		Options:   findings.Options{IntelVer: db.Manifest.Version},
 		Findings:  fs,
@@ -113,6 +140,13 @@ func (o *netOut) write(cmd *cobra.Command, db *intel.DB, threshold findings.Seve
 	if in := netsense.Incidents(fs); in != nil {
 		rep.Incidents = in
 	}
+	if run.ID == "" {
+		rep.Checks[0].ID = "net." + cmd.Name()
+	}
+	if run.Status == "" {
+		rep.Checks[0].Status = "ok"
+	}
+	rep.Checks[0].Findings = len(fs)
 	rep.Finished = time.Now().UTC()
 	rep.DurationMS = time.Since(started).Milliseconds()
 	rep.Summarise()
@@ -128,47 +162,10 @@ func (o *netOut) write(cmd *cobra.Command, db *intel.DB, threshold findings.Seve
 	if err := report.Write(w, rep, o.format, false); err != nil {
 		return err
 	}
-	if rep.CountAtLeast(threshold) > 0 {
+	if rep.CountAtLeast(o.failOn) > 0 {
 		return exitError{code: ExitFindings}
 	}
 	return nil
-}
-
-// newNetReadCmd builds a command that feeds files to an analyzer with read
-// and reports like scan does.
-func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
-	var o netOut
-	cmd := &cobra.Command{
-		Use: use, Short: short, Long: long,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, files []string) error {
-			threshold, wh, err := o.check()
-			if err != nil {
-				return err
-			}
-			db, err := intel.Load()
-			if err != nil {
-				return err
-			}
-			started := time.Now()
-			a := netsense.NewAnalyzer(db)
-			a.Work = wh
-			for _, name := range files {
-				f, err := os.Open(name)
-				if err != nil {
-					return err
-				}
-				err = read(cmd, a, f, name)
-				f.Close()
-				if err != nil {
-					return err
-				}
-			}
-			return o.write(cmd, db, threshold, started, strings.Join(files, " "), a.Findings(), findings.CheckRun{ID: "net." + cmd.Name(), Status: "ok"}, a.Errors)
-		},
-	}
-	o.flags(cmd)
-	return cmd
 }
 
 // traceOwners adds the machine and the people behind each finding's

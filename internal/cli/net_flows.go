@@ -15,8 +15,39 @@ import (
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/intel/overlay"
+	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/netsense/flow"
+	"github.com/minerguard/minerguard/internal/report"
 )
+
+// flowFlags are the report, working-hours and tracing flags the flow
+// commands share with the other net commands.
+type flowFlags struct {
+	format, output, failOn, workHours, tz string
+	weekends                              bool
+	leases, inventory                     []string
+}
+
+func (o *flowFlags) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the report to this file")
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "medium", "exit 1 at or above this severity")
+	cmd.Flags().StringVar(&o.workHours, "work-hours", "08-20", "working hours HH-HH; mining traffic mostly outside them is reported")
+	cmd.Flags().StringVar(&o.tz, "tz", "Local", "time zone of the working hours (e.g. Asia/Shanghai)")
+	cmd.Flags().BoolVar(&o.weekends, "weekends", false, "count Saturday and Sunday as working days")
+	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
+	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+}
+
+// check validates the flags before any work is done.
+func (o *flowFlags) check() (netOutput, netsense.WorkHours, error) {
+	threshold, err := findings.ParseSeverity(o.failOn)
+	if err != nil {
+		return netOutput{}, netsense.WorkHours{}, fmt.Errorf("--fail-on: %w", err)
+	}
+	wh, err := parseWorkHours(o.workHours, o.tz, o.weekends)
+	return netOutput{o.format, o.output, threshold, o.leases, o.inventory}, wh, err
+}
 
 // flowAnalyzer builds the flow analyzer: embedded intel plus the pool
 // networks of stored feeds the allowlist does not cover.
@@ -49,7 +80,7 @@ func flowAnalyzer(db *intel.DB, stateDir string) (*flow.Analyzer, error) {
 }
 
 func newNetFlowsCmd() *cobra.Command {
-	var o netOut
+	var o flowFlags
 	var stateDir string
 	cmd := &cobra.Command{
 		Use:   "flows FILE...",
@@ -69,7 +100,7 @@ warnings naming file and offset or line.
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			threshold, wh, err := o.check()
+			out, wh, err := o.check()
 			if err != nil {
 				return err
 			}
@@ -101,7 +132,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				}
 			}
 			warnings = append(warnings, decoderWarnings(dec.Stats, a)...)
-			return o.write(cmd, db, threshold, started, strings.Join(files, " "), a.Findings(), findings.CheckRun{ID: "net.flows", Status: "ok"}, warnings)
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), out, findings.CheckRun{ID: "net.flows"}, warnings)
 		},
 	}
 	o.flags(cmd)
@@ -124,7 +155,7 @@ func decoderWarnings(st flow.Stats, a *flow.Analyzer) []string {
 }
 
 func newNetCollectCmd() *cobra.Command {
-	var o netOut
+	var o flowFlags
 	var stateDir, listen, write string
 	var duration, every time.Duration
 	cmd := &cobra.Command{
@@ -139,7 +170,7 @@ malformed datagrams, template misses, top hosts) to standard error.
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			threshold, wh, err := o.check()
+			out, wh, err := o.check()
 			if err != nil {
 				return err
 			}
@@ -190,9 +221,9 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			}
 			logSummary(log, c.Dec.Stats, a)
 			st := c.Dec.Stats
-			run := findings.CheckRun{ID: "net.collect", Status: "ok", DurationMS: time.Since(started).Milliseconds(),
+			run := findings.CheckRun{ID: "net.collect", DurationMS: time.Since(started).Milliseconds(),
 				Reason: fmt.Sprintf("%d datagrams, %d records, %d malformed, %d template misses (%d resolved)", st.Packets, st.Records, st.Malformed, st.TemplateMisses, st.Resolved)}
-			return o.write(cmd, db, threshold, started, "udp://"+conn.LocalAddr().String(), a.Findings(), run, decoderWarnings(st, a))
+			return writeNetReport(cmd, a.Findings(), db, started, "udp://"+conn.LocalAddr().String(), out, run, decoderWarnings(st, a))
 		},
 	}
 	o.flags(cmd)

@@ -58,7 +58,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newScanCmd(), newChecksCmd(), newBlocklistCmd(), newIntelCmd(), newNetCmd(), newHardenCmd(), newVersionCmd())
+	root.AddCommand(newScanCmd(), newChecksCmd(), newBlocklistCmd(), newIntelCmd(), newNetCmd(), newHardenCmd(), newCleanCmd(), newUndoCmd(), newVerifyCmd(), newIsolateCmd(), newVersionCmd())
 	return root
 }
 

@@ -37,19 +37,37 @@ type Result struct {
 // Item is one measure.
 type Item struct {
 	ID, Title, Why string
+	OS             string // "linux" or "windows"
+	// OptIn items are changed by --apply only when named by --only: their
+	// change also ends something a host may need.
+	OptIn bool
+	audit func(ctx context.Context, env *checks.Env) Result
+	win   *winItem
+}
+
+// linItem is a Linux measure.
+type linItem struct {
+	ID, Title, Why string
 	audit          func(ctx context.Context, env *checks.Env) Result
 }
 
-// Items lists every measure, sorted by id.
+// Items lists every measure of every system, sorted by id.
 func Items() []Item {
-	out := append([]Item{}, linuxItems...)
+	var out []Item
+	for _, it := range linuxItems {
+		out = append(out, Item{ID: it.ID, Title: it.Title, Why: it.Why, OS: "linux", audit: it.audit})
+	}
+	for i := range windowsItems {
+		w := &windowsItems[i]
+		out = append(out, Item{ID: w.ID, Title: w.Title, Why: w.Why, OS: "windows", OptIn: w.OptIn, win: w})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Audit runs the selected items (all when only is empty) on env's host.
-func Audit(ctx context.Context, env *checks.Env, only, skip []string) []Result {
-	want := func(id string) bool {
+// selector keeps the ids named by only (all when empty) less those in skip.
+func selector(only, skip []string) func(string) bool {
+	return func(id string) bool {
 		for _, s := range skip {
 			if s == id {
 				return false
@@ -65,9 +83,14 @@ func Audit(ctx context.Context, env *checks.Env, only, skip []string) []Result {
 		}
 		return false
 	}
+}
+
+// Audit runs the selected Linux items (all when only is empty) on env's host.
+func Audit(ctx context.Context, env *checks.Env, only, skip []string) []Result {
+	want := selector(only, skip)
 	var out []Result
 	for _, it := range Items() {
-		if !want(it.ID) {
+		if it.OS != "linux" || !want(it.ID) {
 			continue
 		}
 		r := it.audit(ctx, env)

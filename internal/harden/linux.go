@@ -2,14 +2,18 @@ package harden
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/checks"
+	"github.com/minerguard/minerguard/internal/firewall"
 )
 
 // config is harden.json.
@@ -38,7 +42,7 @@ func cfgOr(env *checks.Env, fail func(error) Result, do func(config) Result) Res
 
 func warnErr(err error) Result { return Result{Status: Warn, Evidence: err.Error()} }
 
-var linuxItems = []Item{
+var linuxItems = []linItem{
 	{"ssh.root_login", "SSH does not accept root passwords", "Brute-forced root logins over SSH are how most mining malware enters Linux servers.",
 		func(_ context.Context, env *checks.Env) Result {
 			s, ok := sshd(env)
@@ -143,18 +147,8 @@ var linuxItems = []Item{
 		func(_ context.Context, env *checks.Env) Result {
 			return cfgOr(env, warnErr, func(c config) Result {
 				var on []string
-				for _, dir := range []string{"/etc/systemd/system/multi-user.target.wants", "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/graphical.target.wants"} {
-					es, err := env.Host.FS().ReadDir(dir)
-					if err != nil {
-						continue
-					}
-					for _, e := range es {
-						for _, g := range c.RemoteServices {
-							if ok, _ := path.Match(g, e.Name()); ok {
-								on = append(on, e.Name())
-							}
-						}
-					}
+				for _, l := range enabledRemote(env, c) {
+					on = append(on, path.Base(l))
 				}
 				if len(on) == 0 {
 					return Result{Status: Pass, Evidence: "none of " + strings.Join(c.RemoteServices, ", ") + " is enabled"}
@@ -242,10 +236,68 @@ var linuxItems = []Item{
 				if len(open) == 0 {
 					return Result{Status: Pass, Evidence: "no socket listens on a high-risk port outside loopback"}
 				}
+				if rs, ok, err := firewall.Read(ctx, HardenTable); err == nil && ok && coversPorts(rs.InboundBlockPorts, c.HighRiskPorts) {
+					return Result{Status: Pass, Evidence: fmt.Sprintf("listening: %s; inbound dropped by nftables table inet %s", strings.Join(open, ", "), HardenTable)}
+				}
 				return Result{Status: Fail, Evidence: "listening: " + strings.Join(open, ", "),
-					Change: "stop the service or block inbound: `minerguard blocklist` does egress; for inbound use `nft add rule inet filter input tcp dport { 135-139, 445, 3333, 4444, 5555, 8220 } drop`"}
+					Change: fmt.Sprintf("stop the service, or drop inbound TCP/UDP %v in nftables table inet %s (harden --apply does)", c.HighRiskPorts, HardenTable)}
 			})
 		}},
+	{"firewall.egress_mining", "Outbound traffic to mining pools and ports is blocked", "A miner that gets in still needs its pool: blocking pool addresses and mining ports on the way out stops the mining, and the blocked attempts show up in counters.",
+		func(ctx context.Context, env *checks.Env) Result {
+			if env.Host.Proc() == nil {
+				return Result{Status: NA, Evidence: "offline root: the running firewall cannot be seen"}
+			}
+			l := blocklist.FromIntel(env.Intel)
+			var have []uint16
+			for _, t := range []string{HardenTable, firewall.DefaultTable} {
+				rs, ok, err := firewall.Read(ctx, t)
+				if err != nil && !errors.Is(err, firewall.ErrForeign) {
+					return Result{Status: Warn, Evidence: err.Error()}
+				}
+				if ok {
+					have = append(have, rs.BlockPorts...)
+				}
+			}
+			if coversPorts(have, l.Ports) {
+				return Result{Status: Pass, Evidence: fmt.Sprintf("mining ports %v dropped outbound by minerguard's nftables tables", l.Ports)}
+			}
+			return Result{Status: Fail, Evidence: "no minerguard nftables table drops the mining ports outbound",
+				Change: fmt.Sprintf("drop outbound TCP/UDP %v and the %d pool networks in nftables table inet %s (harden --apply does; `minerguard blocklist` exports the same for other firewalls)", l.Ports, len(l.V4)+len(l.V6), HardenTable)}
+		}},
+}
+
+// enabledRemote lists the .wants links that enable a needless
+// remote-access service.
+func enabledRemote(env *checks.Env, c config) []string {
+	var links []string
+	for _, dir := range []string{"/etc/systemd/system/multi-user.target.wants", "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/graphical.target.wants"} {
+		es, err := env.Host.FS().ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range es {
+			for _, g := range c.RemoteServices {
+				if ok, _ := path.Match(g, e.Name()); ok {
+					links = append(links, path.Join(dir, e.Name()))
+					break
+				}
+			}
+		}
+	}
+	return links
+}
+
+// HardenTable is the nftables table harden --apply installs.
+const HardenTable = "minerguard_harden"
+
+func coversPorts(have, want []uint16) bool {
+	for _, p := range want {
+		if !slices.Contains(have, p) {
+			return false
+		}
+	}
+	return len(want) > 0
 }
 
 func sshd(env *checks.Env) (map[string]checks.SSHDDirective, bool) {

@@ -35,6 +35,7 @@ type flow struct {
 	sess           Session
 	first, last    time.Time
 	packets, bytes uint64
+	alerted        bool // a live capture was told about it
 }
 
 // Analyzer accumulates what captures show.
@@ -46,7 +47,10 @@ type Analyzer struct {
 	times map[string][]time.Time
 	out   []findings.Finding
 	// Work are the working hours timing is judged against.
-	Work    WorkHours
+	Work WorkHours
+	// Alert, when set, is called as soon as a flow or lookup is
+	// recognised (live capture); Findings still reports everything.
+	Alert   func(findings.Finding)
 	Packets uint64
 	Errors  []string
 }
@@ -157,6 +161,24 @@ func (a *Analyzer) packet(pkt gopacket.Packet, ts time.Time) {
 	for _, msg := range dir.messages(dir.add(tl.Seq, tl.Payload, tl.SYN)) {
 		f.sess.Feed(msg)
 	}
+	if a.Alert != nil && !f.alerted {
+		a.alert(f)
+	}
+}
+
+// alert tells a live capture about a flow as soon as it is recognised,
+// not when it ends (a miner's connection lasts for days).
+func (a *Analyzer) alert(f *flow) {
+	switch {
+	case f.sess.Dialect != "" && f.sess.Messages >= 2:
+		f.alerted = true
+		a.Alert(a.sessionFinding(f, flowEvidence(f)))
+	case f.dir[0].sni != "":
+		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok {
+			f.alerted = true
+			a.Alert(fd)
+		}
+	}
 }
 
 func less(x, y endpoint) bool {
@@ -216,6 +238,21 @@ func (a *Analyzer) dnsQuery(src, dst netip.Addr, name string, ts time.Time) {
 		f.Description = fmt.Sprintf("%s is not listed but contains the mining keyword %q.", name, kw)
 	}
 	a.dns[key] = f
+	if a.Alert != nil {
+		a.Alert(*f)
+	}
+}
+
+func flowEvidence(f *flow) findings.Evidence {
+	ev := findings.Evidence{
+		SrcIP: f.client.addr.String(), SrcPort: int(f.client.port),
+		DstIP: f.server.addr.String(), DstPort: int(f.server.port),
+		Packets: f.packets, Bytes: f.bytes,
+	}
+	t1, t2 := f.first, f.last
+	ev.FirstSeen, ev.LastSeen = &t1, &t2
+	ev.Domain = firstNonEmpty(f.dir[0].host, f.dir[0].sni)
+	return ev
 }
 
 // judge turns a finished flow into findings.
@@ -228,55 +265,63 @@ func (a *Analyzer) judge(f *flow) {
 			}
 		})
 	}
-	ev := findings.Evidence{
-		SrcIP: f.client.addr.String(), SrcPort: int(f.client.port),
-		DstIP: f.server.addr.String(), DstPort: int(f.server.port),
-		Packets: f.packets, Bytes: f.bytes,
-	}
-	t1, t2 := f.first, f.last
-	ev.FirstSeen, ev.LastSeen = &t1, &t2
-	ev.Domain = firstNonEmpty(f.dir[0].host, f.dir[0].sni)
+	ev := flowEvidence(f)
 	if f.sess.Dialect != "" {
-		s := f.sess
-		ev.Dialect, ev.Worker = s.Dialect, s.Worker
-		if w := a.db.FindWallets(s.Worker); len(w) > 0 {
-			ev.Wallet, ev.Coin = w[0].Address, w[0].Coin
-		}
-		ev.Details = map[string]string{"shares": fmt.Sprint(s.Shares), "jobs": fmt.Sprint(s.Jobs), "messages": fmt.Sprint(s.Messages)}
-		if s.Algorithm != "" {
-			ev.Details["algorithm"] = s.Algorithm
-		}
-		if s.Agent != "" {
-			ev.Details["agent"] = s.Agent
-		}
-		if lost := f.dir[0].lost + f.dir[1].lost; lost > 0 {
-			ev.Details["bytes_lost"] = fmt.Sprint(lost)
-		}
-		sev, conf := findings.High, 0.9
-		if s.Worker != "" || s.Shares > 0 {
-			sev, conf = findings.Critical, 0.98
-		}
-		a.out = append(a.out, findings.Finding{
-			Rule: "net.stratum", Check: "net.pcap", Severity: sev, Signal: findings.SignalNetwork,
-			Title:       fmt.Sprintf("%s speaks %s to %s:%d", ev.SrcIP, s.Dialect, ev.DstIP, ev.DstPort),
-			Description: fmt.Sprintf("The connection carries the %s mining protocol (%d messages, %d shares submitted, %d jobs).", s.Dialect, s.Messages, s.Shares, s.Jobs),
-			Evidence:    ev, Confidence: conf,
-			Remediation: "Trace the source address to its host and owner, scan and clean it (minerguard scan, clean), and block the pool.",
-		})
+		a.out = append(a.out, a.sessionFinding(f, ev))
 		return
 	}
 	if sni := f.dir[0].sni; sni != "" {
-		if d, ok := a.db.Domain(sni); ok {
-			ev.SNI = sni
-			a.out = append(a.out, findings.Finding{
-				Rule: "net.tls_pool_sni", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
-				Title:       fmt.Sprintf("%s opened TLS to mining domain %s", ev.SrcIP, sni),
-				Description: fmt.Sprintf("The TLS ClientHello names %s, a listed %s domain: encrypted mining or a browser miner.", sni, d.Category),
-				Evidence:    ev, Confidence: 0.85,
-				Remediation: "Trace the source address to its host; block the domain (minerguard blocklist).",
-			})
+		if fd, ok := a.sniFinding(f, ev); ok {
+			a.out = append(a.out, fd)
 		}
 	}
+}
+
+// sessionFinding reports a flow that speaks a mining protocol.
+func (a *Analyzer) sessionFinding(f *flow, ev findings.Evidence) findings.Finding {
+	s := f.sess
+	ev.Dialect, ev.Worker = s.Dialect, s.Worker
+	if w := a.db.FindWallets(s.Worker); len(w) > 0 {
+		ev.Wallet, ev.Coin = w[0].Address, w[0].Coin
+	}
+	ev.Details = map[string]string{"shares": fmt.Sprint(s.Shares), "jobs": fmt.Sprint(s.Jobs), "messages": fmt.Sprint(s.Messages)}
+	if s.Algorithm != "" {
+		ev.Details["algorithm"] = s.Algorithm
+	}
+	if s.Agent != "" {
+		ev.Details["agent"] = s.Agent
+	}
+	if lost := f.dir[0].lost + f.dir[1].lost; lost > 0 {
+		ev.Details["bytes_lost"] = fmt.Sprint(lost)
+	}
+	sev, conf := findings.High, 0.9
+	if s.Worker != "" || s.Shares > 0 {
+		sev, conf = findings.Critical, 0.98
+	}
+	return findings.Finding{
+		Rule: "net.stratum", Check: "net.pcap", Severity: sev, Signal: findings.SignalNetwork,
+		Title:       fmt.Sprintf("%s speaks %s to %s:%d", ev.SrcIP, s.Dialect, ev.DstIP, ev.DstPort),
+		Description: fmt.Sprintf("The connection carries the %s mining protocol (%d messages, %d shares submitted, %d jobs).", s.Dialect, s.Messages, s.Shares, s.Jobs),
+		Evidence:    ev, Confidence: conf,
+		Remediation: "Trace the source address to its host and owner, scan and clean it (minerguard scan, clean), and block the pool.",
+	}
+}
+
+// sniFinding reports a TLS connection to a listed mining domain.
+func (a *Analyzer) sniFinding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
+	sni := f.dir[0].sni
+	d, ok := a.db.Domain(sni)
+	if !ok {
+		return findings.Finding{}, false
+	}
+	ev.SNI = sni
+	return findings.Finding{
+		Rule: "net.tls_pool_sni", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
+		Title:       fmt.Sprintf("%s opened TLS to mining domain %s", ev.SrcIP, sni),
+		Description: fmt.Sprintf("The TLS ClientHello names %s, a listed %s domain: encrypted mining or a browser miner.", sni, d.Category),
+		Evidence:    ev, Confidence: 0.85,
+		Remediation: "Trace the source address to its host; block the domain (minerguard blocklist).",
+	}, true
 }
 
 // Findings judges every open flow and returns all findings, most severe first.

@@ -338,3 +338,7 @@ func tree(procs *process.Table, pid int, suspicious map[int]bool) []int {
 func clamp01(f float64) float64 {
 	return max(0, min(1, f))
 }
+
+// IsWatchdogName reports a program that restarts miners from a shell loop
+// when it sits above one in the process tree.
+func IsWatchdogName(name string) bool { return watchdogNames[name] }
