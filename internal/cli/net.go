@@ -56,6 +56,8 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				return err
 			}),
 		newNetLiveCmd(),
+		newNetFlowsCmd(),
+		newNetCollectCmd(),
 	)
 	return cmd
 }
@@ -94,7 +96,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 					return err
 				}
 			}
-			return writeNetReport(cmd, a, db, started, strings.Join(files, " "), netOutput{format, output, threshold, leases, inventory}, a.Errors)
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), netOutput{format, output, threshold, leases, inventory}, findings.CheckRun{}, a.Errors)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
@@ -115,10 +117,11 @@ type netOutput struct {
 	leases, inventory []string
 }
 
-// writeNetReport traces, groups and writes an analyzer's findings like
-// scan does, and sets the exit code.
-func writeNetReport(cmd *cobra.Command, a *netsense.Analyzer, db *intel.DB, started time.Time, source string, o netOutput, warnings []string) error {
-	fs := append([]findings.Finding{}, a.Findings()...)
+// writeNetReport traces, groups and writes findings like scan does, and
+// sets the exit code. run is the report's check entry (ID defaults to
+// "net." and the command name).
+func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, started time.Time, source string, o netOutput, run findings.CheckRun, warnings []string) error {
+	fs = append([]findings.Finding{}, fs...)
 	if len(o.leases)+len(o.inventory) > 0 {
 		if err := traceOwners(fs, o.leases, o.inventory); err != nil {
 			return err
@@ -131,12 +134,19 @@ func writeNetReport(cmd *cobra.Command, a *netsense.Analyzer, db *intel.DB, star
 		Options:   findings.Options{IntelVer: db.Manifest.Version},
 		Findings:  fs,
 		Incidents: []findings.Incident{},
-		Checks:    []findings.CheckRun{{ID: "net." + cmd.Name(), Status: "ok", Findings: len(fs)}},
+		Checks:    []findings.CheckRun{run},
 		Warnings:  append([]string{}, warnings...),
 	}
 	if in := netsense.Incidents(fs); in != nil {
 		rep.Incidents = in
 	}
+	if run.ID == "" {
+		rep.Checks[0].ID = "net." + cmd.Name()
+	}
+	if run.Status == "" {
+		rep.Checks[0].Status = "ok"
+	}
+	rep.Checks[0].Findings = len(fs)
 	rep.Finished = time.Now().UTC()
 	rep.DurationMS = time.Since(started).Milliseconds()
 	rep.Summarise()

@@ -113,7 +113,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			warnings := append([]string{}, a.Errors...)
 			warnings = append(warnings, fmt.Sprintf("capture on %s: %d packets passed the filter, %d dropped by the kernel", iface, st.Packets, st.Drops))
 			fmt.Fprintf(stderr, "capture ended: %d packets analysed, %d dropped by the kernel\n", a.Packets, st.Drops)
-			return writeNetReport(cmd, a, db, started, "live:"+iface, netOutput{format, output, threshold, leases, inventory}, warnings)
+			return writeNetReport(cmd, a.Findings(), db, started, "live:"+iface, netOutput{format, output, threshold, leases, inventory}, findings.CheckRun{}, warnings)
 		},
 	}
 	f := cmd.Flags()

@@ -21,7 +21,8 @@ type WorkHours struct {
 // DefaultWorkHours is 08:00-20:00 Monday to Friday in the local zone.
 var DefaultWorkHours = WorkHours{Start: 8, End: 20, Weekdays: true, Loc: time.Local}
 
-func (w WorkHours) within(t time.Time) bool {
+// Within reports whether t falls inside the working hours.
+func (w WorkHours) Within(t time.Time) bool {
 	loc := w.Loc
 	if loc == nil {
 		loc = time.Local
@@ -53,7 +54,7 @@ func timingFindings(dns map[string]*findings.Finding, times map[string][]time.Ti
 		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 		off := 0
 		for _, t := range ts {
-			if !wh.within(t) {
+			if !wh.Within(t) {
 				off++
 			}
 		}
@@ -72,7 +73,7 @@ func timingFindings(dns map[string]*findings.Finding, times map[string][]time.Ti
 				Remediation: "Find who uses the machine at those hours; scan it (minerguard scan).",
 			})
 		}
-		if period, cv, ok := periodic(ts); ok {
+		if period, cv, ok := Periodic(ts); ok {
 			e := ev
 			e.Details = map[string]string{"lookups": fmt.Sprint(len(ts)), "period": period.Round(time.Second).String(), "jitter": fmt.Sprintf("%.2f", cv)}
 			out = append(out, findings.Finding{
@@ -87,10 +88,10 @@ func timingFindings(dns map[string]*findings.Finding, times map[string][]time.Ti
 	return out
 }
 
-// periodic reports a regular interval: at least 6 lookups whose gaps vary
+// Periodic reports a regular interval: at least 6 events (sorted) whose gaps vary
 // by less than 15% (coefficient of variation), ignoring gaps under a
 // second (resolver retries).
-func periodic(ts []time.Time) (time.Duration, float64, bool) {
+func Periodic(ts []time.Time) (time.Duration, float64, bool) {
 	var gaps []float64
 	for i := 1; i < len(ts); i++ {
 		if d := ts[i].Sub(ts[i-1]).Seconds(); d >= 1 {
