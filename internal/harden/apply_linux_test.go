@@ -16,8 +16,10 @@ import (
 // main file), short passwords, an account without a password, telnet
 // enabled, four weeks of logs.
 var weakRoot = map[string]string{
-	"etc/machine-id": "0123456789abcdef0123456789abcdef\n",
-	"etc/hostname":   "lab-srv3\n",
+	"etc/machine-id":                            "0123456789abcdef0123456789abcdef\n",
+	"etc/hostname":                              "lab-srv3\n",
+	"etc/systemd/journald.conf":                 "[Journal]\n#Storage=auto\n#Compress=yes\n",
+	"etc/systemd/journald.conf.d/10-short.conf": "[Journal]\nMaxRetentionSec=2week\n",
 	"etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n#MaxAuthTries 6\nUsePAM yes\n" +
 		"Match User backup\n\tPasswordAuthentication yes\n",
 	"etc/ssh/sshd_config.d/50-cloud-init.conf":              "PasswordAuthentication yes\n",
@@ -59,7 +61,7 @@ func TestHardenApplyRollback(t *testing.T) {
 		t.Fatalf("an action failed:\n%s", out)
 	}
 	audit, _ := runCLI("harden", "--root", root, "--format", "json")
-	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention"} {
+	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention", "logs.journald"} {
 		if !strings.Contains(audit, `"id": "`+id+`",`) {
 			t.Fatalf("item %s missing from audit", id)
 		}
@@ -84,6 +86,12 @@ func TestHardenApplyRollback(t *testing.T) {
 	}
 	if got := read("etc/logrotate.d/rsyslog"); !strings.Contains(got, "\trotate 26\n") {
 		t.Errorf("logrotate:\n%s", got)
+	}
+	if got := read("etc/systemd/journald.conf.d/10-short.conf"); got != "[Journal]\nMaxRetentionSec=180day\n" {
+		t.Errorf("journald drop-in: %q", got)
+	}
+	if got := read("etc/systemd/journald.conf"); !strings.HasSuffix(got, "[Journal]\nStorage=persistent\n") {
+		t.Errorf("journald.conf: %q", got)
 	}
 	if _, err := os.Lstat(filepath.Join(root, "etc/systemd/system/sockets.target.wants/telnet.socket")); err == nil {
 		t.Error("telnet.socket still enabled")

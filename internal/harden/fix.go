@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/checks"
@@ -159,6 +160,46 @@ var linuxFixes = map[string]fixFunc{
 		addrs := append(slices.Clone(l.V4), l.V6...)
 		return []respond.Action{{Kind: respond.KindFirewall, Title: fmt.Sprintf("drop outbound mining ports %v and %d pool networks (nftables table inet %s)", l.Ports, len(addrs), HardenTable),
 			Firewall: &firewall.Ruleset{Table: HardenTable, BlockPorts: slices.Clone(l.Ports), BlockAddrs: addrs}}}
+	},
+	"logs.journald": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
+		c, err := loadConfig(env)
+		if err != nil {
+			return []respond.Action{advise(r, err.Error())}
+		}
+		j, ok := journald(env)
+		if !ok {
+			return nil
+		}
+		// Settings are changed in the file that decides them; what no file
+		// sets goes into the main file's [Journal] section.
+		var out []respond.Action
+		set := func(key, value string, needed bool) {
+			if !needed {
+				return
+			}
+			cur, found := j[strings.ToLower(key)]
+			want := key + "=" + value
+			if found {
+				out = append(out, respond.Action{Kind: respond.KindConfigure, Path: cur.file, Title: fmt.Sprintf("set %s in %s", want, cur.file),
+					Edits: []respond.LineEdit{{Line: cur.line, Old: []byte(cur.raw), New: []byte(want)}}})
+				return
+			}
+			out = append(out, respond.Action{Kind: respond.KindConfigure, Path: "/etc/systemd/journald.conf", Title: "set " + want + " in /etc/systemd/journald.conf",
+				Append: []byte("# minerguard harden: keep the journal six months\n[Journal]\n" + want + "\n")})
+		}
+		_, dirErr := env.Host.FS().Stat("/var/log/journal")
+		st := j["storage"].value
+		set("Storage", "persistent", st == "volatile" || st == "none" || ((st == "" || st == "auto") && dirErr != nil))
+		short := false
+		if r := j["maxretentionsec"]; r.value != "" {
+			d, err := systemdSpan(r.value)
+			short = err != nil || d > 0 && d < time.Duration(c.LogRetentionDay)*24*time.Hour
+		}
+		set("MaxRetentionSec", fmt.Sprintf("%dday", c.LogRetentionDay), short)
+		if env.Host.Proc() != nil && len(out) > 0 {
+			out = append(out, respond.Action{Kind: respond.KindReloadUnits, Units: []string{"systemd-journald.service"}, Title: "restart systemd-journald"})
+		}
+		return out
 	},
 	"logs.retention": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
 		c, err := loadConfig(env)

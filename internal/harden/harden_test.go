@@ -44,6 +44,7 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	weak := tree(t, map[string]string{
 		"etc/ssh/sshd_config":                                     "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMaxAuthTries 10\n",
+		"etc/systemd/journald.conf":                               "[Journal]\n#Storage=auto\nMaxRetentionSec=1month\n",
 		"etc/ssh/sshd_config.d/50-cloud.conf":                     "PasswordAuthentication yes\n",
 		"etc/shadow":                                              "root:$y$j9T$abc:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
 		"etc/security/pwquality.conf":                             "# minlen = 8\nminlen = 8\n",
@@ -63,7 +64,7 @@ func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	want := map[string]Status{
 		"ssh.root_login": Fail, "ssh.password_auth": Fail, "ssh.max_auth_tries": Warn, "password.min_length": Fail,
 		"accounts.empty_password": Fail, "remote.services": Fail, "logs.retention": Fail, "av.signatures": Fail,
-		"updates.automatic": Fail, "ports.high_risk": NA, "firewall.egress_mining": NA,
+		"updates.automatic": Fail, "ports.high_risk": NA, "firewall.egress_mining": NA, "logs.journald": Fail,
 	}
 	for id, st := range want {
 		if got[id].Status != st {
@@ -81,12 +82,14 @@ func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	}
 
 	hard := tree(t, map[string]string{
-		"etc/ssh/sshd_config":                "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxAuthTries 3\nMatch User backup\n  PasswordAuthentication yes\n",
-		"etc/shadow":                         "root:$y$j9T$abc:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
-		"etc/pam.d/common-password":          "password requisite pam_pwquality.so retry=3 minlen=12\n",
-		"etc/logrotate.d/rsyslog":            "/var/log/syslog\n{\n\trotate 30\n\tweekly\n}\n",
-		"var/lib/clamav/daily.cld":           "x",
-		"etc/apt/apt.conf.d/20auto-upgrades": "APT::Periodic::Unattended-Upgrade \"1\";\n",
+		"etc/ssh/sshd_config":                 "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxAuthTries 3\nMatch User backup\n  PasswordAuthentication yes\n",
+		"etc/systemd/journald.conf":           "[Journal]\nStorage=persistent\n",
+		"etc/systemd/journald.conf.d/50.conf": "[Journal]\nMaxRetentionSec=1y\n",
+		"etc/shadow":                          "root:$y$j9T$abc:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+		"etc/pam.d/common-password":           "password requisite pam_pwquality.so retry=3 minlen=12\n",
+		"etc/logrotate.d/rsyslog":             "/var/log/syslog\n{\n\trotate 30\n\tweekly\n}\n",
+		"var/lib/clamav/daily.cld":            "x",
+		"etc/apt/apt.conf.d/20auto-upgrades":  "APT::Periodic::Unattended-Upgrade \"1\";\n",
 	})
 	fresh := now.Add(-24 * time.Hour)
 	os.Chtimes(filepath.Join(hard, "var/lib/clamav/daily.cld"), fresh, fresh)
@@ -135,4 +138,33 @@ func TestHighRiskPortListeners(t *testing.T) {
 			t.Errorf("%v: %+v, want %s", tc.socks, r, tc.want)
 		}
 	}
+}
+
+func TestSystemdSpan(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"180day", 180 * 24 * time.Hour, false},
+		{"6month", 6 * 2629800 * time.Second, false},
+		{"1y 2w", 31557600*time.Second + 14*24*time.Hour, false},
+		{"3600", time.Hour, false},
+		{"infinity", 0, false},
+		{"", 0, false},
+		{"5 fortnights", 0, true},
+		{"day", 0, true},
+	} {
+		got, err := systemdSpan(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("systemdSpan(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func FuzzSystemdSpan(f *testing.F) {
+	for _, s := range []string{"180day", "1y 2w", "3600", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { systemdSpan(s) })
 }

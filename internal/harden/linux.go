@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -171,6 +172,36 @@ var linuxItems = []linItem{
 					Change: fmt.Sprintf("in %s use `weekly` with `rotate %d` (or `daily` with `rotate %d`)", where, (c.LogRetentionDay+6)/7, c.LogRetentionDay)}
 			})
 		}},
+	{"logs.journald", "The systemd journal is kept on disk for six months", "journald keeps logs in memory only (Storage=volatile, or auto without /var/log/journal) or deletes them early (MaxRetentionSec); then the evidence of an intrusion is gone after a reboot or a few weeks.",
+		func(_ context.Context, env *checks.Env) Result {
+			return cfgOr(env, warnErr, func(c config) Result {
+				j, ok := journald(env)
+				if !ok {
+					return Result{Status: NA, Evidence: "no /etc/systemd/journald.conf (systemd-journald not installed)"}
+				}
+				var bad []string
+				storage := j["storage"]
+				_, persistentDir := env.Host.FS().Stat("/var/log/journal")
+				switch {
+				case storage.value == "volatile" || storage.value == "none":
+					bad = append(bad, fmt.Sprintf("Storage=%s (%s)", storage.value, storage.file))
+				case (storage.value == "" || storage.value == "auto") && persistentDir != nil:
+					bad = append(bad, "Storage=auto without /var/log/journal: the journal lives in memory")
+				}
+				if r := j["maxretentionsec"]; r.value != "" {
+					if d, err := systemdSpan(r.value); err != nil {
+						bad = append(bad, fmt.Sprintf("MaxRetentionSec=%s (%s): %v", r.value, r.file, err))
+					} else if d > 0 && d < time.Duration(c.LogRetentionDay)*24*time.Hour {
+						bad = append(bad, fmt.Sprintf("MaxRetentionSec=%s (%s) deletes entries after %d days", r.value, r.file, int(d.Hours()/24)))
+					}
+				}
+				if len(bad) == 0 {
+					return Result{Status: Pass, Evidence: "persistent journal, no retention limit under six months", Path: "/etc/systemd/journald.conf"}
+				}
+				return Result{Status: Fail, Evidence: strings.Join(bad, "; "), Path: "/etc/systemd/journald.conf",
+					Change: fmt.Sprintf("set `Storage=persistent` and `MaxRetentionSec=%dday` (or remove a shorter limit) in /etc/systemd/journald.conf, then `systemctl restart systemd-journald`", c.LogRetentionDay)}
+			})
+		}},
 	{"av.signatures", "Antivirus signatures are current", "The seeds ask for antivirus with real-time protection and current signatures.",
 		func(_ context.Context, env *checks.Env) Result {
 			return cfgOr(env, warnErr, func(c config) Result {
@@ -265,6 +296,94 @@ var linuxItems = []linItem{
 			return Result{Status: Fail, Evidence: "no minerguard nftables table drops the mining ports outbound",
 				Change: fmt.Sprintf("drop outbound TCP/UDP %v and the %d pool networks in nftables table inet %s (harden --apply does; `minerguard blocklist` exports the same for other firewalls)", l.Ports, len(l.V4)+len(l.V6), HardenTable)}
 		}},
+}
+
+// journaldSetting is one journald.conf key's effective value and where.
+type journaldSetting struct {
+	value, file string
+	line        int
+	raw         string
+}
+
+// journald reads journald.conf and its drop-ins (later files win, as
+// systemd reads them), keys lower-cased.
+func journald(env *checks.Env) (map[string]journaldSetting, bool) {
+	fsys := env.Host.FS()
+	files := []string{"/etc/systemd/journald.conf"}
+	if _, err := fsys.Stat(files[0]); err != nil {
+		return nil, false
+	}
+	for _, d := range []string{"/usr/lib/systemd/journald.conf.d", "/etc/systemd/journald.conf.d", "/run/systemd/journald.conf.d"} {
+		es, err := fsys.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		var names []string
+		for _, e := range es {
+			if strings.HasSuffix(e.Name(), ".conf") {
+				names = append(names, path.Join(d, e.Name()))
+			}
+		}
+		sort.Strings(names)
+		files = append(files, names...)
+	}
+	out := map[string]journaldSetting{}
+	for _, f := range files {
+		b, err := fsys.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for n, l := range strings.Split(string(b), "\n") {
+			raw := strings.TrimSuffix(l, "\r")
+			t := strings.TrimSpace(raw)
+			if t == "" || t[0] == '#' || t[0] == ';' || t[0] == '[' {
+				continue
+			}
+			k, v, ok := strings.Cut(t, "=")
+			if !ok {
+				continue
+			}
+			out[strings.ToLower(strings.TrimSpace(k))] = journaldSetting{value: strings.ToLower(strings.TrimSpace(v)), file: f, line: n + 1, raw: raw}
+		}
+	}
+	return out, true
+}
+
+// systemdSpan parses a systemd time span ("6month", "180d", "1y 2w"); a
+// bare number is seconds.
+func systemdSpan(s string) (time.Duration, error) {
+	units := map[string]time.Duration{"": time.Second, "s": time.Second, "sec": time.Second, "second": time.Second, "seconds": time.Second,
+		"m": time.Minute, "min": time.Minute, "minute": time.Minute, "minutes": time.Minute, "h": time.Hour, "hr": time.Hour, "hour": time.Hour, "hours": time.Hour,
+		"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour, "w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
+		"month": 2629800 * time.Second, "months": 2629800 * time.Second, "M": 2629800 * time.Second,
+		"y": 31557600 * time.Second, "year": 31557600 * time.Second, "years": 31557600 * time.Second}
+	var total time.Duration
+	rest := strings.TrimSpace(s)
+	if rest == "" || rest == "infinity" {
+		return 0, nil
+	}
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, fmt.Errorf("%q is not a time span", s)
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		rest = strings.TrimLeft(rest[i:], " ")
+		j := 0
+		for j < len(rest) && (rest[j] >= 'a' && rest[j] <= 'z' || rest[j] >= 'A' && rest[j] <= 'Z') {
+			j++
+		}
+		u, ok := units[rest[:j]]
+		if !ok {
+			return 0, fmt.Errorf("%q: unknown unit %q", s, rest[:j])
+		}
+		total += time.Duration(n) * u
+		rest = strings.TrimLeft(rest[j:], " ")
+	}
+	return total, nil
 }
 
 // enabledRemote lists the .wants links that enable a needless
