@@ -65,16 +65,14 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 // newNetReadCmd builds a command that feeds files to an analyzer with read
 // and reports like scan does.
 func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
-	var format, output, failOn, workHours, tz string
-	var weekends bool
-	var leases, inventory []string
+	var o netFlags
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			threshold, err := findings.ParseSeverity(failOn)
+			out, work, err := o.check()
 			if err != nil {
-				return fmt.Errorf("--fail-on: %w", err)
+				return err
 			}
 			db, err := intel.Load()
 			if err != nil {
@@ -82,9 +80,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			}
 			started := time.Now()
 			a := netsense.NewAnalyzer(db)
-			if a.Work, err = parseWorkHours(workHours, tz, weekends); err != nil {
-				return err
-			}
+			a.Work = work
 			for _, name := range files {
 				f, err := os.Open(name)
 				if err != nil {
@@ -96,34 +92,30 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 					return err
 				}
 			}
-			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), netOutput{format, output, threshold, leases, inventory}, findings.CheckRun{}, a.Errors)
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), out, findings.CheckRun{}, a.Errors)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
-	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file")
-	cmd.Flags().StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
-	cmd.Flags().StringVar(&workHours, "work-hours", "08-20", "working hours HH-HH; lookups of mining domains mostly outside them are reported")
-	cmd.Flags().StringVar(&tz, "tz", "Local", "time zone of the working hours (e.g. Asia/Shanghai)")
-	cmd.Flags().BoolVar(&weekends, "weekends", false, "count Saturday and Sunday as working days")
-	cmd.Flags().StringSliceVar(&leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
-	cmd.Flags().StringSliceVar(&inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+	o.flags(cmd)
 	return cmd
 }
 
 // netOutput is how a net command reports.
 type netOutput struct {
-	format, output    string
-	failOn            findings.Severity
-	leases, inventory []string
+	format, output string
+	failOn         findings.Severity
+	trace          traceFiles
 }
+
+// traceFiles are what tracing a source address to its owner reads.
+type traceFiles struct{ leases, inventory, nat []string }
 
 // writeNetReport traces, groups and writes findings like scan does, and
 // sets the exit code. run is the report's check entry (ID defaults to
 // "net." and the command name).
 func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, started time.Time, source string, o netOutput, run findings.CheckRun, warnings []string) error {
 	fs = append([]findings.Finding{}, fs...)
-	if len(o.leases)+len(o.inventory) > 0 {
-		if err := traceOwners(fs, o.leases, o.inventory); err != nil {
+	if len(o.trace.leases)+len(o.trace.inventory)+len(o.trace.nat) > 0 {
+		if err := traceOwners(fs, o.trace); err != nil {
 			return err
 		}
 	}
@@ -170,18 +162,22 @@ func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, sta
 
 // traceOwners adds the machine and the people behind each finding's
 // source address, at the time it was seen.
-func traceOwners(fs []findings.Finding, leases, inventory []string) error {
+func traceOwners(fs []findings.Finding, files traceFiles) error {
 	var tr trace.Tracer
-	for _, files := range []struct {
+	natLog := func(r io.Reader, name string) error {
+		_, err := tr.AddNATLog(r, name, time.Now().Year())
+		return err
+	}
+	for _, set := range []struct {
 		names []string
 		add   func(io.Reader, string) error
-	}{{leases, tr.AddLeases}, {inventory, tr.AddInventory}} {
-		for _, name := range files.names {
+	}{{files.leases, tr.AddLeases}, {files.inventory, tr.AddInventory}, {files.nat, natLog}} {
+		for _, name := range set.names {
 			f, err := os.Open(name)
 			if err != nil {
 				return err
 			}
-			err = files.add(f, name)
+			err = set.add(f, name)
 			f.Close()
 			if err != nil {
 				return err
@@ -197,6 +193,23 @@ func traceOwners(fs []findings.Finding, leases, inventory []string) error {
 		var at time.Time
 		if ev.FirstSeen != nil {
 			at = *ev.FirstSeen
+		}
+		// A public source behind NAT: the translation log names the
+		// inside address that owned this port then.
+		if ev.SrcPort > 0 {
+			remote := netip.AddrPort{}
+			if d, err := netip.ParseAddr(ev.DstIP); err == nil && ev.DstPort > 0 {
+				remote = netip.AddrPortFrom(d, uint16(ev.DstPort))
+			}
+			if x, ok := tr.Untranslate(netip.AddrPortFrom(addr, uint16(ev.SrcPort)), remote, at); ok {
+				if ev.Details == nil {
+					ev.Details = map[string]string{}
+				}
+				ev.Details["nat_inside"] = x.Inside.String()
+				ev.Details["nat_source"] = x.Source
+				fs[i].Title += fmt.Sprintf(" [behind NAT: %s]", x.Inside)
+				addr = x.Inside.Addr()
+			}
 		}
 		o, ok := tr.Resolve(addr, at)
 		if !ok {

@@ -20,15 +20,15 @@ import (
 	"github.com/minerguard/minerguard/internal/report"
 )
 
-// flowFlags are the report, working-hours and tracing flags the flow
-// commands share with the other net commands.
-type flowFlags struct {
+// netFlags are the report, working-hours and tracing flags every net
+// command shares.
+type netFlags struct {
 	format, output, failOn, workHours, tz string
 	weekends                              bool
-	leases, inventory                     []string
+	leases, inventory, nat                []string
 }
 
-func (o *flowFlags) flags(cmd *cobra.Command) {
+func (o *netFlags) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the report to this file")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "medium", "exit 1 at or above this severity")
@@ -37,16 +37,17 @@ func (o *flowFlags) flags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.weekends, "weekends", false, "count Saturday and Sunday as working days")
 	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+	cmd.Flags().StringSliceVar(&o.nat, "nat", nil, "NAT logs (conntrack -E -o timestamp, Cisco ASA 305011/305012, FortiGate traffic) to trace public source addresses to inside ones")
 }
 
 // check validates the flags before any work is done.
-func (o *flowFlags) check() (netOutput, netsense.WorkHours, error) {
+func (o *netFlags) check() (netOutput, netsense.WorkHours, error) {
 	threshold, err := findings.ParseSeverity(o.failOn)
 	if err != nil {
 		return netOutput{}, netsense.WorkHours{}, fmt.Errorf("--fail-on: %w", err)
 	}
 	wh, err := parseWorkHours(o.workHours, o.tz, o.weekends)
-	return netOutput{o.format, o.output, threshold, o.leases, o.inventory}, wh, err
+	return netOutput{o.format, o.output, threshold, traceFiles{o.leases, o.inventory, o.nat}}, wh, err
 }
 
 // flowAnalyzer builds the flow analyzer: embedded intel plus the pool
@@ -80,7 +81,7 @@ func flowAnalyzer(db *intel.DB, stateDir string) (*flow.Analyzer, error) {
 }
 
 func newNetFlowsCmd() *cobra.Command {
-	var o flowFlags
+	var o netFlags
 	var stateDir string
 	cmd := &cobra.Command{
 		Use:   "flows FILE...",
@@ -155,7 +156,7 @@ func decoderWarnings(st flow.Stats, a *flow.Analyzer) []string {
 }
 
 func newNetCollectCmd() *cobra.Command {
-	var o flowFlags
+	var o netFlags
 	var stateDir, listen, write string
 	var duration, every time.Duration
 	cmd := &cobra.Command{

@@ -182,3 +182,29 @@ func TestNetCollectCommand(t *testing.T) {
 		t.Errorf("--write file reads back to %v, want %v", again, got)
 	}
 }
+
+// TestNetNATTrace: an edge sensor sees only the NAT's public address; the
+// router's conntrack log turns it back into the inside host, which the
+// inventory then names.
+func TestNetNATTrace(t *testing.T) {
+	conn := writeTemp(t, "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\n"+
+		"1795000100.000000\tCabc\t203.0.113.1\t61000\t198.51.100.20\t3333\ttcp\t-\t7200.0\t40800\t130000\tSF\n")
+	nat := writeTemp(t, "[1795000000.250000]\t    [NEW] tcp      6 120 SYN_SENT src=10.0.0.23 dst=198.51.100.20 sport=41234 dport=3333 [UNREPLIED] src=198.51.100.20 dst=203.0.113.1 sport=3333 dport=61000\n"+
+		"[1795007400.000000]\t[DESTROY] tcp      6 src=10.0.0.23 dst=198.51.100.20 sport=41234 dport=3333 src=198.51.100.20 dst=203.0.113.1 sport=3333 dport=61000\n")
+	inv := writeTemp(t, "ip,hostname,owner,department,location,contact\n10.0.0.23,lab-pc23,Dr. Wang,Chemistry,Building 5 room 12,wang@example.edu\n")
+	code, out, stderr := run(t, "net", "flows", "--state-dir", t.TempDir(), "--format", "json", "--nat", nat, "--inventory", inv, conn)
+	if code != ExitFindings {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	rep := decodeReport(t, out)
+	traced := 0
+	for _, f := range rep.Findings {
+		d := f.Evidence.Details
+		if d["nat_inside"] == "10.0.0.23:41234" && d["owner"] == "Dr. Wang" && strings.Contains(f.Title, "behind NAT") {
+			traced++
+		}
+	}
+	if traced == 0 {
+		t.Fatalf("no finding traced through the NAT log: %+v", rep.Findings)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +17,8 @@ import (
 )
 
 func newNetLiveCmd() *cobra.Command {
-	var iface, format, output, failOn, workHours, tz, alerts string
-	var weekends bool
-	var leases, inventory []string
+	var iface, alerts string
+	var o netFlags
 	var duration, interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "live -i IFACE",
@@ -36,9 +34,9 @@ end the capture and write the report. Needs root or CAP_NET_RAW.
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			threshold, err := findings.ParseSeverity(failOn)
+			out, work, err := o.check()
 			if err != nil {
-				return fmt.Errorf("--fail-on: %w", err)
+				return err
 			}
 			if interval <= 0 {
 				return fmt.Errorf("--interval must be positive")
@@ -48,9 +46,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				return err
 			}
 			a := netsense.NewAnalyzer(db)
-			if a.Work, err = parseWorkHours(workHours, tz, weekends); err != nil {
-				return err
-			}
+			a.Work = work
 			c, err := netsense.OpenCapture(iface)
 			if err != nil {
 				return err
@@ -113,7 +109,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			warnings := append([]string{}, a.Errors...)
 			warnings = append(warnings, fmt.Sprintf("capture on %s: %d packets passed the filter, %d dropped by the kernel", iface, st.Packets, st.Drops))
 			fmt.Fprintf(stderr, "capture ended: %d packets analysed, %d dropped by the kernel\n", a.Packets, st.Drops)
-			return writeNetReport(cmd, a.Findings(), db, started, "live:"+iface, netOutput{format, output, threshold, leases, inventory}, findings.CheckRun{}, warnings)
+			return writeNetReport(cmd, a.Findings(), db, started, "live:"+iface, out, findings.CheckRun{}, warnings)
 		},
 	}
 	f := cmd.Flags()
@@ -122,13 +118,6 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 	f.DurationVar(&duration, "duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	f.DurationVar(&interval, "interval", 10*time.Second, "time between summary lines")
 	f.StringVar(&alerts, "alerts", "", "append each alert as an EVE JSON line to this file")
-	f.StringVarP(&format, "format", "f", "table", "report format: "+strings.Join(report.Formats, ", "))
-	f.StringVarP(&output, "output", "o", "", "write the report to this file")
-	f.StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
-	f.StringVar(&workHours, "work-hours", "08-20", "working hours HH-HH for off-hours lookups")
-	f.StringVar(&tz, "tz", "Local", "time zone of the working hours")
-	f.BoolVar(&weekends, "weekends", false, "count Saturday and Sunday as working days")
-	f.StringSliceVar(&leases, "leases", nil, "DHCP lease files to trace source addresses to machines")
-	f.StringSliceVar(&inventory, "inventory", nil, "inventory CSV to trace source addresses to owners")
+	o.flags(cmd)
 	return cmd
 }

@@ -1,8 +1,9 @@
 // Package trace maps an internal address, at a given time, to the machine
-// and the people responsible for it: DHCP leases (dnsmasq, ISC dhcpd, Kea)
-// say which device held the address then, and an inventory CSV (ip or
-// CIDR, hostname, owner, department, location, contact) says whose it is
-// and where it stands.
+// and the people responsible for it: NAT logs (conntrack, Cisco ASA,
+// FortiGate) turn a public source address and port back into the inside
+// one, DHCP leases (dnsmasq, ISC dhcpd, Kea) say which device held the
+// address then, and an inventory CSV (ip or CIDR, hostname, owner,
+// department, location, contact) says whose it is and where it stands.
 package trace
 
 import (
@@ -45,6 +46,7 @@ type Owner struct {
 type Tracer struct {
 	leases []Lease
 	assets []Asset
+	nat    []Translation
 }
 
 // AddLeases reads a lease file in any supported format.
