@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/geoip"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/report"
@@ -104,6 +105,7 @@ type netOutput struct {
 	format, output string
 	failOn         findings.Severity
 	trace          traceFiles
+	geoip, home    string
 }
 
 // traceFiles are what tracing a source address to its owner reads.
@@ -114,6 +116,11 @@ type traceFiles struct{ leases, inventory, nat []string }
 // "net." and the command name).
 func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, started time.Time, source string, o netOutput, run findings.CheckRun, warnings []string) error {
 	fs = append([]findings.Finding{}, fs...)
+	if o.geoip != "" {
+		if err := markForeign(fs, o.geoip, o.home); err != nil {
+			return err
+		}
+	}
 	if len(o.trace.leases)+len(o.trace.inventory)+len(o.trace.nat) > 0 {
 		if err := traceOwners(fs, o.trace); err != nil {
 			return err
@@ -156,6 +163,41 @@ func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, sta
 	}
 	if rep.CountAtLeast(o.failOn) > 0 {
 		return exitError{code: ExitFindings}
+	}
+	return nil
+}
+
+// markForeign adds each destination's country and marks those outside
+// home; a weak (low) signal to a foreign address is raised to medium: the
+// seeds single out foreign destinations as a mining sign on campus networks.
+func markForeign(fs []findings.Finding, dbPath, home string) error {
+	db, err := geoip.Open(dbPath)
+	if err != nil {
+		return fmt.Errorf("--geoip: %w", err)
+	}
+	defer db.Close()
+	for i := range fs {
+		ev := &fs[i].Evidence
+		addr, err := netip.ParseAddr(ev.DstIP)
+		if err != nil {
+			continue
+		}
+		c, foreign, err := db.Foreign(addr, home)
+		if err != nil || c == "" {
+			continue
+		}
+		if ev.Details == nil {
+			ev.Details = map[string]string{}
+		}
+		ev.Details["dst_country"] = c
+		if !foreign {
+			continue
+		}
+		ev.Details["foreign"] = "true"
+		fs[i].Title += " (abroad: " + c + ")"
+		if fs[i].Severity == findings.Low {
+			fs[i].Severity = findings.Medium
+		}
 	}
 	return nil
 }

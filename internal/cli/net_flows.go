@@ -26,6 +26,7 @@ type netFlags struct {
 	format, output, failOn, workHours, tz string
 	weekends                              bool
 	leases, inventory, nat                []string
+	geoip, home                           string
 }
 
 func (o *netFlags) flags(cmd *cobra.Command) {
@@ -37,6 +38,8 @@ func (o *netFlags) flags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.weekends, "weekends", false, "count Saturday and Sunday as working days")
 	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+	cmd.Flags().StringVar(&o.geoip, "geoip", "", "MaxMind-format country database (GeoLite2-Country.mmdb): destinations abroad are marked, weak signals to them raised")
+	cmd.Flags().StringVar(&o.home, "home", "", "ISO country code of the organisation (e.g. CN) for --geoip")
 	cmd.Flags().StringSliceVar(&o.nat, "nat", nil, "NAT logs (conntrack -E -o timestamp, Cisco ASA 305011/305012, FortiGate traffic) to trace public source addresses to inside ones")
 }
 
@@ -46,8 +49,14 @@ func (o *netFlags) check() (netOutput, netsense.WorkHours, error) {
 	if err != nil {
 		return netOutput{}, netsense.WorkHours{}, fmt.Errorf("--fail-on: %w", err)
 	}
+	if (o.geoip == "") != (o.home == "") {
+		return netOutput{}, netsense.WorkHours{}, fmt.Errorf("--geoip and --home go together")
+	}
+	if o.home != "" && (len(o.home) != 2 || strings.ToUpper(o.home) != o.home && strings.ToLower(o.home) != o.home) {
+		return netOutput{}, netsense.WorkHours{}, fmt.Errorf("--home %q: want a two-letter ISO country code", o.home)
+	}
 	wh, err := parseWorkHours(o.workHours, o.tz, o.weekends)
-	return netOutput{o.format, o.output, threshold, traceFiles{o.leases, o.inventory, o.nat}}, wh, err
+	return netOutput{o.format, o.output, threshold, traceFiles{o.leases, o.inventory, o.nat}, o.geoip, strings.ToUpper(o.home)}, wh, err
 }
 
 // flowAnalyzer builds the flow analyzer: embedded intel plus the pool

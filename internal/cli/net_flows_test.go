@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/intel/overlay"
+	"github.com/minerguard/minerguard/internal/testkit/mmdb"
 	jsonschema "github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -206,5 +208,44 @@ func TestNetNATTrace(t *testing.T) {
 	}
 	if traced == 0 {
 		t.Fatalf("no finding traced through the NAT log: %+v", rep.Findings)
+	}
+}
+
+// TestNetForeignDestinations: with the user's country database, a weak
+// signal to a pool abroad is raised and marked; one at home stays low.
+func TestNetForeignDestinations(t *testing.T) {
+	b, err := mmdb.Write(map[netip.Prefix]string{netip.MustParsePrefix("198.51.100.0/24"): "DE", netip.MustParsePrefix("203.0.113.0/24"): "CN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "country.mmdb")
+	if err := os.WriteFile(db, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Two connections to a weak mining port: one to Germany, one at home.
+	conn := writeTemp(t, "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\n"+
+		"1795000100.000000\tC1\t10.0.0.23\t50000\t198.51.100.20\t6666\ttcp\t-\t7200.0\t40800\t130000\tSF\n"+
+		"1795000100.000000\tC2\t10.0.0.24\t50001\t203.0.113.20\t6666\ttcp\t-\t7200.0\t40800\t130000\tSF\n")
+	code, out, stderr := run(t, "net", "flows", "--state-dir", t.TempDir(), "--format", "json", "--fail-on", "none", "--geoip", db, "--home", "CN", conn)
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	rep := decodeReport(t, out)
+	got := map[string]findings.Finding{}
+	for _, f := range rep.Findings {
+		got[f.Evidence.DstIP] = f
+	}
+	de, cn := got["198.51.100.20"], got["203.0.113.20"]
+	if de.Evidence.Details["dst_country"] != "DE" || de.Evidence.Details["foreign"] != "true" || !strings.Contains(de.Title, "abroad: DE") {
+		t.Errorf("foreign destination not marked: %+v", de)
+	}
+	if cn.Evidence.Details["dst_country"] != "CN" || cn.Evidence.Details["foreign"] != "" {
+		t.Errorf("home destination marked: %+v", cn)
+	}
+	if de.Severity <= cn.Severity {
+		t.Errorf("abroad %s not above home %s", de.Severity, cn.Severity)
+	}
+	if code, _, stderr := run(t, "net", "flows", "--geoip", db, conn); code != ExitError || !strings.Contains(stderr, "--home") {
+		t.Errorf("--geoip without --home: exit %d %s", code, stderr)
 	}
 }
