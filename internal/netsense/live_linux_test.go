@@ -43,7 +43,7 @@ func TestLiveCaptureOfFakeMiner(t *testing.T) {
 			}
 			defer pool.Close()
 			capture := filepath.Join(dir, proto+".pcap")
-			dump := exec.Command(tcpdump, "-i", "lo", "-U", "-s", "0", "-w", capture, fmt.Sprintf("tcp port %d", pool.Port()))
+			dump := exec.Command(tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, fmt.Sprintf("tcp port %d", pool.Port()))
 			if err := dump.Start(); err != nil {
 				t.Fatal(err)
 			}

@@ -42,7 +42,7 @@ func TestTLSMiningOn443(t *testing.T) {
 	defer pool.Close()
 
 	capture := filepath.Join(dir, "tls.pcap")
-	dump := exec.Command("ip", "netns", "exec", ns, tcpdump, "-i", "lo", "-U", "-s", "0", "-w", capture, "tcp port 443")
+	dump := exec.Command("ip", "netns", "exec", ns, tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port 443")
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}

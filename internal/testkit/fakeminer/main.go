@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/testkit/fakepool"
 )
 
 // agent is sent in the XMR login and the Stratum subscribe, as XMRig does.
@@ -62,7 +64,7 @@ func run(args []string) error {
 	fs.StringVar(&o.config, "config", "", "same as -c")
 	fs.BoolVar(&o.tls, "tls", false, "speak TLS to the pool (as stratum+ssl:// URLs do); the pool's certificate is not checked")
 	fs.StringVar(&o.sni, "sni", "localhost", "TLS server name sent in the ClientHello (the pool's name a network sensor sees)")
-	fs.StringVar(&o.proto, "proto", "xmr", "pool dialect: xmr (login/job/submit) or stratum (mining.subscribe/authorize/notify/submit)")
+	fs.StringVar(&o.proto, "proto", "xmr", "pool dialect: xmr (login/job/submit), stratum (mining.subscribe/authorize/notify/submit), ethstratum (EthereumStratum/1.0.0) or ethproxy (eth_submitLogin/getWork/submitWork)")
 	fs.IntVar(&o.threads, "threads", 1, "busy threads")
 	fs.IntVar(&o.threads, "t", 1, "same as --threads")
 	fs.IntVar(&o.hint, "cpu-max-threads-hint", 0, "accepted like XMRig's; percent of cores to use when --threads is not given")
@@ -103,8 +105,10 @@ func run(args []string) error {
 	if o.user == "" {
 		return errors.New("no wallet: give -u or pools[].user in the config")
 	}
-	if o.proto != "xmr" && o.proto != "stratum" {
-		return fmt.Errorf("--proto %q: want xmr or stratum", o.proto)
+	switch o.proto {
+	case "xmr", "stratum", "ethstratum", "ethproxy":
+	default:
+		return fmt.Errorf("--proto %q: want xmr, stratum, ethstratum or ethproxy", o.proto)
 	}
 	n := o.threads
 	if !setByUser["threads"] && !setByUser["t"] && o.hint > 0 {
@@ -183,6 +187,19 @@ func poolAddress(u string) (string, error) {
 	return addr, err
 }
 
+// testAddress allows loopback anywhere, and a private address (10/8,
+// fd00::/8) only inside a network namespace of its own: there it can only
+// be a test host across a veth the tests made, never a real pool.
+func testAddress(ip netip.Addr) bool {
+	if ip.IsLoopback() {
+		return true
+	}
+	private := netip.MustParsePrefix("10.0.0.0/8").Contains(ip) || netip.MustParsePrefix("fd00::/8").Contains(ip)
+	return private && ownNetns()
+}
+
+func ownNetns() bool { return fakepool.InTestNetns() }
+
 // poolTarget is poolAddress plus whether the URL asks for TLS
 // (stratum+ssl://, stratum+tls://), as XMRig's --tls pools do.
 func poolTarget(u string) (string, bool, error) {
@@ -211,8 +228,8 @@ func poolTarget(u string) (string, bool, error) {
 		h = "127.0.0.1"
 	}
 	ip, err := netip.ParseAddr(h)
-	if err != nil || !ip.Unmap().IsLoopback() {
-		return "", false, fmt.Errorf("pool %q: refusing non-loopback address %q (fakeminer only talks to a local test pool)", u, h)
+	if err != nil || !testAddress(ip.Unmap()) {
+		return "", false, fmt.Errorf("pool %q: refusing non-loopback address %q (fakeminer only talks to a local test pool, or to a private address inside a test network namespace)", u, h)
 	}
 	return net.JoinHostPort(ip.Unmap().String(), port), useTLS, nil
 }
@@ -256,6 +273,19 @@ func (c *conn) call(method string, params any) error {
 		req["jsonrpc"] = "2.0"
 	}
 	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	_ = c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.c.Write(append(b, '\n'))
+	return err
+}
+
+// callWorker sends an eth-proxy request: JSON-RPC 2.0 with the worker name
+// beside the params, as eth-proxy clients do.
+func (c *conn) callWorker(method string, params []any) error {
+	c.seq++
+	b, err := json.Marshal(map[string]any{"id": c.seq, "jsonrpc": "2.0", "method": method, "params": params, "worker": "rig"})
 	if err != nil {
 		return err
 	}
@@ -321,6 +351,20 @@ func mine(addr string, o options) error {
 		if err := c.call("mining.authorize", []any{o.user, o.pass}); err != nil {
 			return err
 		}
+	case "ethstratum": // NiceHash EthereumStratum/1.0.0
+		if err := c.call("mining.subscribe", []any{agent, "EthereumStratum/1.0.0"}); err != nil {
+			return err
+		}
+		if err := c.call("mining.authorize", []any{o.user, o.pass}); err != nil {
+			return err
+		}
+	case "ethproxy": // eth-proxy (Claymore, lolMiner's ETHPROXY mode)
+		if err := c.callWorker("eth_submitLogin", []any{o.user, o.pass}); err != nil {
+			return err
+		}
+		if err := c.callWorker("eth_getWork", []any{}); err != nil {
+			return err
+		}
 	}
 	tick := time.NewTicker(o.shareEvery)
 	defer tick.Stop()
@@ -340,9 +384,16 @@ func mine(addr string, o options) error {
 				continue
 			}
 			var err error
-			if o.proto == "xmr" {
+			switch o.proto {
+			case "xmr":
 				err = c.call("submit", map[string]any{"id": "1", "job_id": job, "nonce": randHex(4), "result": randHex(32)})
-			} else {
+			case "ethstratum":
+				err = c.call("mining.submit", []any{o.user, job, randHex(6)})
+			case "ethproxy":
+				if err = c.callWorker("eth_submitWork", []any{"0x" + randHex(8), job, "0x" + randHex(32)}); err == nil {
+					err = c.callWorker("eth_submitHashrate", []any{"0x" + fmt.Sprintf("%064x", 5_000_000), "0x" + randHex(32)})
+				}
+			default:
 				err = c.call("mining.submit", []any{o.user, job, randHex(4), fmt.Sprintf("%08x", time.Now().Unix()), randHex(4)})
 			}
 			if err != nil {
@@ -376,7 +427,13 @@ func jobID(proto string, m message, cur string) string {
 		if json.Unmarshal(m.Result, &job) == nil && job.Job != nil && job.Job.JobID != "" {
 			return job.Job.JobID
 		}
-	case proto == "stratum" && m.Method == "mining.notify":
+	case proto == "ethproxy" && len(m.Result) > 0:
+		// eth_getWork's result (and pushed work): [header, seed, target].
+		var work []string
+		if json.Unmarshal(m.Result, &work) == nil && len(work) >= 1 {
+			return work[0]
+		}
+	case (proto == "stratum" || proto == "ethstratum") && m.Method == "mining.notify":
 		var params []json.RawMessage
 		var id string
 		if json.Unmarshal(m.Params, &params) == nil && len(params) > 0 && json.Unmarshal(params[0], &id) == nil {

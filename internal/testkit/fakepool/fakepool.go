@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -30,6 +32,10 @@ import (
 const (
 	DialectXMR     = "xmr"
 	DialectStratum = "stratum"
+	// DialectEthStratum is NiceHash's EthereumStratum/1.0.0.
+	DialectEthStratum = "ethstratum"
+	// DialectEthProxy is eth-proxy (eth_submitLogin, eth_getWork, eth_submitWork).
+	DialectEthProxy = "ethproxy"
 )
 
 // maxLine bounds one JSON-RPC line so a misbehaving client cannot make the
@@ -70,9 +76,9 @@ func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakepool: address %q: %w", addr, err)
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("fakepool: address %q is not a loopback IP", addr)
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().IsLoopback() && !(privateTest(ip.Unmap()) && ownNetns()) {
+		return nil, fmt.Errorf("fakepool: address %q is not a loopback IP (or a private one inside a test network namespace)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -86,6 +92,15 @@ func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 	go p.accept()
 	return p, nil
 }
+
+func privateTest(ip netip.Addr) bool {
+	return netip.MustParsePrefix("10.0.0.0/8").Contains(ip) || netip.MustParsePrefix("fd00::/8").Contains(ip)
+}
+
+// ownNetns reports that the calling thread is in a test network
+// namespace: one of those the tests create with `ip netns add mg-...`
+// (testkit/netns), where a private address can only be a test host.
+func ownNetns() bool { return InTestNetns() }
 
 // ListenTLS is Listen behind TLS with a fresh self-signed certificate, as
 // pools offer on 443 and 5555 to look like web traffic.
@@ -289,14 +304,14 @@ func (s *session) send(v any) bool {
 }
 
 func (s *session) reply(id json.RawMessage, result any) bool {
-	if s.dialect == DialectStratum {
+	if s.dialect == DialectStratum || s.dialect == DialectEthStratum {
 		return s.send(map[string]any{"id": id, "result": result, "error": nil})
 	}
 	return s.send(map[string]any{"id": id, "jsonrpc": "2.0", "error": nil, "result": result})
 }
 
 func (s *session) fail(id json.RawMessage, code int, msg string) bool {
-	if s.dialect == DialectStratum {
+	if s.dialect == DialectStratum || s.dialect == DialectEthStratum {
 		return s.send(map[string]any{"id": id, "result": nil, "error": []any{code, msg, nil}})
 	}
 	return s.send(map[string]any{"id": id, "jsonrpc": "2.0", "error": map[string]any{"code": code, "message": msg}})
@@ -346,6 +361,10 @@ func (s *session) handle(req request) bool {
 			}
 		}
 		sub := randHex(8)
+		if len(params) > 1 && params[1] == "EthereumStratum/1.0.0" {
+			s.dialect = DialectEthStratum
+			return s.reply(req.ID, []any{[]any{"mining.notify", sub, "EthereumStratum/1.0.0"}, randHex(2)})
+		}
 		return s.reply(req.ID, []any{[]any{[]any{"mining.set_difficulty", sub}, []any{"mining.notify", sub}}, randHex(4), 4})
 	case "mining.authorize":
 		if s.dialect == "" {
@@ -367,7 +386,7 @@ func (s *session) handle(req request) bool {
 		if !s.send(map[string]any{"id": nil, "method": "mining.set_difficulty", "params": []any{1}}) {
 			return false
 		}
-		ok := s.send(stratumNotify(true))
+		ok := s.send(s.notify(true))
 		if ok {
 			go s.pushJobs()
 		}
@@ -380,9 +399,50 @@ func (s *session) handle(req request) bool {
 		return s.reply(req.ID, true)
 	case "mining.extranonce.subscribe":
 		return s.reply(req.ID, true)
+	case "eth_submitLogin":
+		s.dialect = DialectEthProxy
+		var params []string
+		if err := json.Unmarshal(req.Params, &params); err != nil || len(params) == 0 || params[0] == "" {
+			return s.fail(req.ID, -1, "invalid login params")
+		}
+		s.user = params[0]
+		pass := ""
+		if len(params) > 1 {
+			pass = params[1]
+		}
+		s.record(pass)
+		ok := s.reply(req.ID, true)
+		if ok {
+			go s.pushJobs()
+		}
+		return ok
+	case "eth_getWork":
+		return s.reply(req.ID, ethWork())
+	case "eth_submitWork":
+		if s.user == "" {
+			return s.fail(req.ID, -1, "unauthenticated")
+		}
+		s.share()
+		return s.reply(req.ID, true)
+	case "eth_submitHashrate":
+		return s.reply(req.ID, true)
 	default:
 		return s.fail(req.ID, -32601, "method not found: "+req.Method)
 	}
+}
+
+// notify is a mining.notify in the session's dialect.
+func (s *session) notify(clean bool) map[string]any {
+	if s.dialect == DialectEthStratum {
+		// EthereumStratum/1.0.0: job id, seed hash, header hash, clean.
+		return map[string]any{"id": nil, "method": "mining.notify", "params": []any{randHex(4), randHex(32), randHex(32), clean}}
+	}
+	return stratumNotify(clean)
+}
+
+// ethWork is eth_getWork's answer: header hash, seed hash, boundary.
+func ethWork() []string {
+	return []string{"0x" + randHex(32), "0x" + randHex(32), "0x00000000ffff" + strings.Repeat("0", 52)}
 }
 
 func (s *session) record(pass string) {
@@ -409,9 +469,13 @@ func (s *session) pushJobs() {
 			return
 		case <-t.C:
 			var ok bool
-			if s.dialect == DialectStratum {
-				ok = s.send(stratumNotify(false))
-			} else {
+			switch s.dialect {
+			case DialectStratum, DialectEthStratum:
+				ok = s.send(s.notify(false))
+			case DialectEthProxy:
+				// eth-proxy pushes new work as an unsolicited result.
+				ok = s.send(map[string]any{"id": 0, "jsonrpc": "2.0", "result": ethWork()})
+			default:
 				ok = s.send(map[string]any{"jsonrpc": "2.0", "method": "job", "params": xmrJob()})
 			}
 			if !ok {
