@@ -80,10 +80,11 @@ pool.example
 192.0.2.0/24
 2001:db8::1
 `
-	ds, ps, bad, err := ParseList(strings.NewReader(in+"xmr.pool.example:3333\n198.51.100.1:14444\n"), "feed.txt")
-	if err != nil || len(bad) != 0 {
-		t.Fatal(err, bad)
+	p, err := ParseList(strings.NewReader(in+"xmr.pool.example:3333\n198.51.100.1:14444\n"), "feed.txt")
+	if err != nil || len(p.Bad) != 0 {
+		t.Fatal(err, p.Bad)
 	}
+	ds, ps := p.Domains, p.Prefixes
 	if !slices.Equal(ds, []string{"pool.example", "a.hosts.example", "b.hosts.example", "coinhive.com", "xmr.pool.example"}) {
 		t.Errorf("domains %v", ds)
 	}
@@ -91,9 +92,9 @@ pool.example
 		t.Errorf("prefixes %v", ps)
 	}
 	for _, line := range []string{"two words here\n", "||/ads/*.js\n", "0.0.0.0 bad..name\n"} {
-		ds, _, bad, err := ParseList(strings.NewReader("ok.example\n"+line+"also-ok.example\n"), "feed.txt")
-		if err != nil || len(bad) != 1 || !strings.HasPrefix(bad[0], "feed.txt:2: ") || len(ds) != 2 {
-			t.Errorf("%q: domains %v bad %v err %v; want the line skipped and named, the rest kept", line, ds, bad, err)
+		p, err := ParseList(strings.NewReader("ok.example\n"+line+"also-ok.example\n"), "feed.txt")
+		if err != nil || len(p.Bad) != 1 || !strings.HasPrefix(p.Bad[0], "feed.txt:2: ") || len(p.Domains) != 2 || p.Lines != 3 || p.BadLines != 1 {
+			t.Errorf("%q: %+v err %v; want the line skipped and named, the rest kept", line, p, err)
 		}
 	}
 }
@@ -116,10 +117,11 @@ func FuzzParseList(f *testing.F) {
 	f.Add("pool.example\n0.0.0.0 a.example\n||b.example^\n192.0.2.0/24\n")
 	f.Add("::ffff:1.2.3.4/120\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		ds, ps, _, err := ParseList(strings.NewReader(s), "fuzz")
+		p, err := ParseList(strings.NewReader(s), "fuzz")
 		if err != nil {
 			return
 		}
+		ds, ps := p.Domains, p.Prefixes
 		for _, d := range ds {
 			if n, err := NormalizeDomain(d); err != nil || n != d {
 				t.Fatalf("domain %q not normalised (%v)", d, err)

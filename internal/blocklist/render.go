@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -22,8 +23,11 @@ var Formats = []Format{
 	{"dnsmasq", "dnsmasq address=/NAME/ lines answering 0.0.0.0 and :: for a name and its subdomains", renderDnsmasq},
 	{"unbound", "Unbound server: local-zone always_nxdomain for each name and its subdomains (include: FILE)", renderUnbound},
 	{"rpz", "BIND response-policy zone answering NXDOMAIN for each name and its subdomains", renderRPZ},
-	{"domains", "plain domain list, one per line (Palo Alto/Fortinet external dynamic lists)", renderDomains},
-	{"ips", "plain address/network list, one per line (external dynamic lists)", renderIPs},
+	{"domains", "plain domain list, one name per line (each name stands for its subdomains too)", renderDomains},
+	{"ips", "plain address/network list, one per line", renderIPs},
+	{"edl-ip", "external dynamic list, IP type (Palo Alto, FortiGate IP threat feed): addresses and CIDRs, IPv4 and IPv6, one per line", renderIPs},
+	{"edl-domain", "external dynamic list, domain type (Palo Alto, FortiGate domain threat feed): NAME and *.NAME per pool, so subdomains match", renderEDLDomain},
+	{"edl-url", "external dynamic list, URL type (Palo Alto URL list, FortiGate URL threat feed): NAME/ and *.NAME/ per pool, no scheme", renderEDLURL},
 	{"ipset", "ipset restore input: hash:net sets minerguard-pool4/minerguard-pool6 (ipset restore < FILE)", renderIpset},
 	{"iptables", "iptables-restore input for the filter table: a MINERGUARD chain on OUTPUT and FORWARD (IPv4; mining ports too)", renderIptables},
 	{"ip6tables", "ip6tables-restore input, the IPv6 counterpart of iptables", renderIp6tables},
@@ -46,7 +50,13 @@ func FormatNames() []string {
 func Render(w io.Writer, l *List, format string) error {
 	for _, f := range Formats {
 		if f.Name == format {
-			return f.render(w, l)
+			// Buffered: a million lines of small writes to an unbuffered
+			// file or pipe would cost a system call each.
+			bw := bufio.NewWriterSize(w, 256<<10)
+			if err := f.render(bw, l); err != nil {
+				return err
+			}
+			return bw.Flush()
 		}
 	}
 	return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(FormatNames(), ", "))
@@ -125,6 +135,11 @@ func renderDnsmasq(w io.Writer, l *List) error {
 	for _, d := range l.Domains {
 		e.printf("address=/%s/0.0.0.0\naddress=/%s/::\n", d, d)
 	}
+	// The longest matching domain wins in dnsmasq: "#" sends an allowed
+	// subdomain to the normal upstream servers.
+	for _, d := range l.Exceptions {
+		e.printf("server=/%s/#\n", d)
+	}
 	return e.err
 }
 
@@ -134,6 +149,11 @@ func renderUnbound(w io.Writer, l *List) error {
 	e.printf("server:\n")
 	for _, d := range l.Domains {
 		e.printf("\tlocal-zone: \"%s.\" always_nxdomain\n", d)
+	}
+	// Unbound uses the closest enclosing local zone: a transparent one
+	// below a blocked zone resolves normally.
+	for _, d := range l.Exceptions {
+		e.printf("\tlocal-zone: \"%s.\" always_transparent\n", d)
 	}
 	return e.err
 }
@@ -145,6 +165,11 @@ func renderRPZ(w io.Writer, l *List) error {
 	for _, d := range l.Domains {
 		e.printf("%s CNAME .\n*.%s CNAME .\n", d, d)
 	}
+	// The most specific trigger in a policy zone wins: passthru rules for
+	// allowed subdomains override the wildcard above them.
+	for _, d := range l.Exceptions {
+		e.printf("%s CNAME rpz-passthru.\n*.%s CNAME rpz-passthru.\n", d, d)
+	}
 	return e.err
 }
 
@@ -152,6 +177,29 @@ func renderDomains(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	for _, d := range l.Domains {
 		e.printf("%s\n", d)
+	}
+	return e.err
+}
+
+// renderEDLDomain writes both NAME and *.NAME: an EDL domain entry
+// matches that name only, and "*." is how both vendors express "and every
+// subdomain". EDLs take no comments or exceptions (those are set on the
+// firewall), so the file is entries only.
+func renderEDLDomain(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	for _, d := range l.Domains {
+		e.printf("%s\n*.%s\n", d, d)
+	}
+	return e.err
+}
+
+// renderEDLURL writes NAME/ and *.NAME/: without the trailing slash a URL
+// list entry is a prefix, and "pool.example" would also match
+// "pool.example.other.net".
+func renderEDLURL(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	for _, d := range l.Domains {
+		e.printf("%s/\n*.%s/\n", d, d)
 	}
 	return e.err
 }
@@ -213,10 +261,16 @@ func renderSquid(w io.Writer, l *List) error {
 	for _, d := range l.Domains {
 		e.printf("acl minerguard_pools dstdomain .%s\n", d)
 	}
+	for _, d := range l.Exceptions {
+		e.printf("acl minerguard_allow dstdomain .%s\n", d)
+	}
 	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
 		e.printf("acl minerguard_pool_nets dst %s\n", p)
 	}
-	if len(l.Domains) > 0 {
+	switch {
+	case len(l.Domains) > 0 && len(l.Exceptions) > 0:
+		e.printf("http_access deny minerguard_pools !minerguard_allow\n")
+	case len(l.Domains) > 0:
 		e.printf("http_access deny minerguard_pools\n")
 	}
 	if len(l.V4)+len(l.V6) > 0 {

@@ -63,7 +63,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 // newNetReadCmd builds a command that feeds files to an analyzer with read
 // and reports like scan does.
 func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
-	var format, output, failOn, workHours, tz string
+	var format, output, failOn, workHours, tz, intelDir string
 	var weekends bool
 	var leases, inventory []string
 	cmd := &cobra.Command{
@@ -74,7 +74,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			if err != nil {
 				return fmt.Errorf("--fail-on: %w", err)
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, intelDir, false)
 			if err != nil {
 				return err
 			}
@@ -98,6 +98,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
+	cmd.Flags().StringVar(&intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine; the allowlist wins)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file")
 	cmd.Flags().StringVar(&failOn, "fail-on", "medium", "exit 1 at or above this severity")
 	cmd.Flags().StringVar(&workHours, "work-hours", "08-20", "working hours HH-HH; lookups of mining domains mostly outside them are reported")

@@ -11,14 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minerguard/minerguard/internal/findings"
-	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/report"
 	"github.com/minerguard/minerguard/internal/version"
 )
 
 func newNetLiveCmd() *cobra.Command {
-	var iface, format, output, failOn, workHours, tz, alerts string
+	var iface, format, output, failOn, workHours, tz, alerts, intelDir string
 	var weekends bool
 	var leases, inventory []string
 	var duration, interval time.Duration
@@ -43,7 +42,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			if interval <= 0 {
 				return fmt.Errorf("--interval must be positive")
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, intelDir, false)
 			if err != nil {
 				return err
 			}
@@ -117,6 +116,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine; the allowlist wins)")
 	f.StringVarP(&iface, "interface", "i", "", "interface to capture on (required)")
 	cmd.MarkFlagRequired("interface")
 	f.DurationVar(&duration, "duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")

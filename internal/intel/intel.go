@@ -167,6 +167,12 @@ type DB struct {
 	portIndex     map[uint16]*Port
 	flagIndex     map[string]*Flag
 	daemonIndex   map[string]*Daemon
+	ipIndex       *netIndex
+
+	// allow is the allowlist of an overlay (see WithOverlay).
+	allow        []string
+	allowDomains map[string]bool
+	allowNets    *netIndex
 
 	// fsys and dir are where the set was loaded from, for Section.
 	fsys fs.FS
@@ -287,6 +293,11 @@ func (db *DB) index() error {
 		}
 		e.prefix = pfx
 	}
+	db.ipIndex = newNetIndex(len(db.IPs))
+	for i := range db.IPs {
+		db.ipIndex.add(db.IPs[i].prefix, int32(i))
+	}
+	db.ipIndex.done()
 	db.portIndex = map[uint16]*Port{}
 	for i := range db.Ports {
 		p := &db.Ports[i]

@@ -11,7 +11,7 @@ import (
 
 func parse(t *testing.T, s string) []Entry {
 	t.Helper()
-	e, bad, err := Parse(strings.NewReader(s), "feed", "pool", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	e, bad, err := Parse(strings.NewReader(s), "feed", "pool", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 0)
 	if err != nil || len(bad) > 0 {
 		t.Fatal(err, bad)
 	}
@@ -80,13 +80,13 @@ func TestAllowAndLookup(t *testing.T) {
 	if m := Lookup(feeds, "198.51.100.7"); len(m) != 1 {
 		t.Errorf("address lookup: %+v", m)
 	}
-	if _, err := s.Allow("Research.Example."); err != nil {
+	if _, err := s.Allow("Research.Example.", "lab mirror", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Allow("203.0.113.0/28"); err != nil {
+	if _, err := s.Allow("203.0.113.0/28", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Allow("not a thing"); err == nil {
+	if _, err := s.Allow("not a thing", "", time.Now()); err == nil {
 		t.Error("bad allowlist value accepted")
 	}
 	allow, _ := s.Allowed()
@@ -96,7 +96,7 @@ func TestAllowAndLookup(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "allow.txt"))
-	if !strings.Contains(string(b), "research.example\n") {
+	if !strings.Contains(string(b), "research.example  # added ") || !strings.Contains(string(b), ": lab mirror\n") {
 		t.Errorf("allow.txt: %q", b)
 	}
 }
@@ -105,7 +105,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("pool.example\n0.0.0.0 a.example\n||b.example^\n")
 	f.Add(`{"source":"x","entries":[{"value":"A.example","kind":"domain"},{"value":"1.2.3.4","kind":"net"}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		es, _, err := Parse(strings.NewReader(s), "fuzz", "pool", time.Now())
+		es, _, err := Parse(strings.NewReader(s), "fuzz", "pool", time.Now(), 1<<20)
 		if err != nil {
 			return
 		}
