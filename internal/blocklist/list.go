@@ -210,6 +210,13 @@ func NormalizeDomain(d string) (string, error) {
 	if _, err := netip.ParseAddr(a); err == nil {
 		return "", fmt.Errorf("domain %q: is an address", d)
 	}
+	if strings.Contains(a, "xn--") {
+		// A punycode label that does not decode names nothing a
+		// resolver would ask for.
+		if _, err := idna.Lookup.ToUnicode(a); err != nil {
+			return "", fmt.Errorf("domain %q: %w", d, err)
+		}
+	}
 	return a, nil
 }
 
@@ -393,7 +400,7 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 	if i := strings.IndexByte(s, '#'); i >= 0 {
 		s = strings.TrimSpace(s[:i])
 	}
-	if s == "" || s[0] == '!' || s[0] == '[' {
+	if s == "" || s[0] == '!' || s[0] == '[' && s[len(s)-1] == ']' { // "[Adblock Plus 2.0]"
 		return nil
 	}
 	if s[0] == '<' {

@@ -1,10 +1,13 @@
 package blocklist
 
 import (
+	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/minerguard/minerguard/internal/intel"
 )
@@ -138,4 +141,228 @@ func FuzzParseList(f *testing.F) {
 			}
 		}
 	})
+}
+
+func prefixes(t testing.TB, ss ...string) []netip.Prefix {
+	t.Helper()
+	var out []netip.Prefix
+	for _, s := range ss {
+		p, err := ParsePrefix(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func strs(ps []netip.Prefix) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func TestNormalizeDomainIDN(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"BÜCHER.example", "xn--bcher-kva.example"},        // IDN case folding
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"}, // already punycode
+		{"раураl.com", "xn--l-7sba6dbr.com"},               // Cyrillic homograph: its own name, never paypal.com
+		{"пример.рф.", "xn--e1afmkfd.xn--p1ai"},
+		{"*.ＰＯＯＬ.example", "pool.example"}, // full-width letters map to ASCII
+		{"a\u200bb.example", "ab.example"}, // zero-width space: mapped away, as browsers do
+		{"xn--zz.example", ""},             // broken punycode
+	}
+	for _, tc := range tests {
+		got, err := NormalizeDomain(tc.in)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("NormalizeDomain(%q) = %q, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestAggregateIPv6(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{[]string{"2001:db8::/128", "2001:db8::1/128", "2001:db8::2/127"}, []string{"2001:db8::/126"}},
+		{[]string{"2001:db8:0:1::/64", "2001:db8::/64", "2001:db8:0:2::/63"}, []string{"2001:db8::/62"}},
+		{[]string{"2001:db8::/48", "2001:db8:0:5::1"}, []string{"2001:db8::/48"}},
+		{[]string{"2001:DB8::5", "2001:db8:0:0::5"}, []string{"2001:db8::5/128"}},
+		{[]string{"2001:db8::/64", "2001:db8:0:2::/64"}, []string{"2001:db8::/64", "2001:db8:0:2::/64"}}, // not siblings
+	}
+	for _, tc := range tests {
+		if got := strs(Aggregate(prefixes(t, tc.in...))); !slices.Equal(got, tc.want) {
+			t.Errorf("Aggregate(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSubtract(t *testing.T) {
+	tests := []struct{ in, cut, want []string }{
+		{[]string{"192.0.2.0/24"}, []string{"192.0.2.7"}, []string{"192.0.2.0/30", "192.0.2.4/31", "192.0.2.6/32", "192.0.2.8/29", "192.0.2.16/28", "192.0.2.32/27", "192.0.2.64/26", "192.0.2.128/25"}},
+		{[]string{"192.0.2.0/24"}, []string{"192.0.0.0/16"}, nil},
+		{[]string{"192.0.2.0/24", "198.51.100.1"}, []string{"192.0.2.0/25"}, []string{"192.0.2.128/25", "198.51.100.1/32"}},
+		{[]string{"2001:db8::/32"}, []string{"2001:db8:8000::/33"}, []string{"2001:db8::/33"}},
+		{[]string{"192.0.2.0/24"}, []string{"2001:db8::/32"}, []string{"192.0.2.0/24"}},
+	}
+	for _, tc := range tests {
+		got := strs(Aggregate(Subtract(prefixes(t, tc.in...), prefixes(t, tc.cut...))))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Subtract(%v, %v) = %v, want %v", tc.in, tc.cut, got, tc.want)
+		}
+	}
+}
+
+func TestApplyAllow(t *testing.T) {
+	l := &List{}
+	l.Add([]string{"pool.example", "other.example", "deep.a.b.pool.example"}, prefixes(t, "192.0.2.0/24", "2001:db8::/48"))
+	allow := []string{"gate.pool.example", "x.gate.pool.example", "other.example", "unrelated.example", "192.0.2.128/25", "2001:db8::1"}
+	l.ApplyAllow(allow)
+	l.ApplyAllow(allow) // idempotent
+	if !slices.Equal(l.Domains, []string{"pool.example"}) {
+		t.Errorf("domains %v", l.Domains)
+	}
+	if !slices.Equal(l.Exceptions, []string{"gate.pool.example"}) {
+		t.Errorf("exceptions %v (want only the allowed subdomain of a listed pool, minimal)", l.Exceptions)
+	}
+	if got := strs(l.V4); !slices.Equal(got, []string{"192.0.2.0/25"}) {
+		t.Errorf("v4 %v", got)
+	}
+	for _, p := range l.V6 {
+		if p.Contains(netip.MustParseAddr("2001:db8::1")) {
+			t.Errorf("allowed 2001:db8::1 still inside %v", p)
+		}
+	}
+	if len(l.V6) != 80 {
+		t.Errorf("v6: %d prefixes, want the 80 around one address of a /48", len(l.V6))
+	}
+}
+
+func TestParseListHostile(t *testing.T) {
+	in := strings.Join([]string{
+		"ok.example",
+		"*.co.uk",                        // public suffix
+		"github.io",                      // public suffix (private section)
+		"user.github.io",                 // fine: one site
+		"0.0.0.0/0",                      // everything
+		"10.0.0.0/8",                     // too wide
+		"198.51.0.0/16",                  // widest allowed
+		"::/0",                           // everything
+		"2001:db8::/31",                  // too wide
+		"127.0.0.1",                      // loopback
+		"224.0.0.1",                      // multicast
+		"fe80::1",                        // link-local
+		"0.0.0.0",                        // unspecified
+		"evil\x07.example",               // control character
+		"[2001:db8::9]:3333",             // pool with port
+		strings.Repeat("a.", 3000) + "x", // over MaxLine
+	}, "\n") + "\n"
+	p, err := ParseList(strings.NewReader(in), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Domains, []string{"ok.example", "user.github.io"}) {
+		t.Errorf("domains %v", p.Domains)
+	}
+	if got := strs(p.Prefixes); !slices.Equal(got, []string{"198.51.0.0/16", "2001:db8::9/128"}) {
+		t.Errorf("prefixes %v", got)
+	}
+	wantBad := []int{2, 3, 5, 6, 8, 9, 10, 11, 12, 13, 14, 16}
+	if p.BadLines != len(wantBad) || p.Lines != 16 {
+		t.Fatalf("bad %d of %d: %v", p.BadLines, p.Lines, p.Bad)
+	}
+	for i, n := range wantBad {
+		if !strings.HasPrefix(p.Bad[i], fmt.Sprintf("h:%d: ", n)) {
+			t.Errorf("bad[%d] = %q, want line %d", i, p.Bad[i], n)
+		}
+	}
+	if err := p.Sane("h"); err == nil || !strings.Contains(err.Error(), "12 of 16 lines") {
+		t.Errorf("Sane: %v", err)
+	}
+}
+
+func TestParseListFatal(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a.example\n<html>\n", "f:2: \"<html>\": an HTML/XML page"},
+		{"  \n<?xml version=\"1.0\"?>\n", "f:2: "},
+		{"a.example\nb\x00.example\n", "f:2: NUL byte at column 2"},
+	}
+	for _, tc := range tests {
+		_, err := ParseList(strings.NewReader(tc.in), "f")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	// A read error names the line reached.
+	_, err := ParseList(io.MultiReader(strings.NewReader("a.example\nb.example\n"), iotest.ErrReader(io.ErrUnexpectedEOF)), "f")
+	if err == nil || !strings.Contains(err.Error(), "f: read failed after line 2: unexpected EOF") {
+		t.Errorf("read error: %v", err)
+	}
+}
+
+func FuzzSubtract(f *testing.F) {
+	f.Add([]byte{192, 0, 2, 0, 24, 192, 0, 2, 7, 32, 192, 0, 2, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 10 {
+			return
+		}
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte(b[0:4])), int(b[4]%33)).Masked()
+		c := netip.PrefixFrom(netip.AddrFrom4([4]byte(b[5:9])), int(b[9]%33)).Masked()
+		got := Aggregate(Subtract([]netip.Prefix{p}, []netip.Prefix{c}))
+		// Probe addresses: the fuzzer's own, and the edges of p and c.
+		probes := []netip.Addr{p.Addr(), c.Addr(), lastAddr(p), lastAddr(c)}
+		for i := 10; i+4 <= len(b); i += 4 {
+			probes = append(probes, netip.AddrFrom4([4]byte(b[i:i+4])))
+		}
+		for _, a := range probes {
+			in := false
+			for _, g := range got {
+				in = in || g.Contains(a)
+			}
+			if want := p.Contains(a) && !c.Contains(a); in != want {
+				t.Fatalf("%v - %v = %v: %v in result %v, want %v", p, c, got, a, in, want)
+			}
+		}
+	})
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(b)
+}
+
+// EDL files are entries only (no comments: the vendors would read a
+// header as an entry), each pool as itself and as a *. wildcard; URL
+// entries end in "/" so they are not prefixes of other hosts.
+func TestEDLFormats(t *testing.T) {
+	l := &List{Version: "t"}
+	l.Add([]string{"pool.example", "bücher.example"}, prefixes(t, "192.0.2.0/24", "198.51.100.7", "2001:db8::/48"))
+	l.ApplyAllow([]string{"gate.pool.example"})
+	tests := map[string]string{
+		"edl-domain": "pool.example\n*.pool.example\nxn--bcher-kva.example\n*.xn--bcher-kva.example\n",
+		"edl-url":    "pool.example/\n*.pool.example/\nxn--bcher-kva.example/\n*.xn--bcher-kva.example/\n",
+		"edl-ip":     "192.0.2.0/24\n198.51.100.7\n2001:db8::/48\n",
+	}
+	for f, want := range tests {
+		var b strings.Builder
+		if err := Render(&b, l, f); err != nil {
+			t.Fatal(err)
+		}
+		// Order of domains is sorted: compare as sets of lines.
+		got, wl := strings.Split(b.String(), "\n"), strings.Split(want, "\n")
+		slices.Sort(got)
+		slices.Sort(wl)
+		if !slices.Equal(got, wl) {
+			t.Errorf("%s:\n%s\nwant\n%s", f, b.String(), want)
+		}
+	}
 }

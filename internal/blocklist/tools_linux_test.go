@@ -89,7 +89,7 @@ func TestFormatsAcceptedByTools(t *testing.T) {
 		run(t, bin, conf)
 	})
 	// hosts, domains and ips read back into the same list.
-	for _, f := range []string{"hosts", "domains", "ips"} {
+	for _, f := range []string{"hosts", "domains", "ips", "edl-domain", "edl-ip"} {
 		t.Run(f, func(t *testing.T) {
 			b, err := os.ReadFile(render(t, l, f))
 			if err != nil {
@@ -101,10 +101,10 @@ func TestFormatsAcceptedByTools(t *testing.T) {
 			}
 			back := &List{}
 			back.Add(p.Domains, p.Prefixes)
-			if f != "ips" && strings.Join(back.Domains, " ") != strings.Join(l.Domains, " ") {
+			if !strings.HasSuffix(f, "ips") && f != "edl-ip" && strings.Join(back.Domains, " ") != strings.Join(l.Domains, " ") {
 				t.Errorf("domains differ after a round trip")
 			}
-			if f == "ips" && fmt.Sprint(back.V4, back.V6) != fmt.Sprint(l.V4, l.V6) {
+			if (f == "ips" || f == "edl-ip") && fmt.Sprint(back.V4, back.V6) != fmt.Sprint(l.V4, l.V6) {
 				t.Errorf("networks differ: %v %v, want %v %v", back.V4, back.V6, l.V4, l.V6)
 			}
 		})

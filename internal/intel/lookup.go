@@ -43,6 +43,11 @@ func (db *DB) Program(name string) (*Program, bool) {
 // form (the form lists and resolvers use); a name IDNA refuses is
 // returned lower-cased as it is, so it simply matches nothing.
 func NormalizeDomain(d string) string {
+	// Fast path: names from captures and logs are nearly always already
+	// lower-case ASCII without a trailing dot; one scan proves it.
+	if d != "" && d[len(d)-1] != '.' && d[0] != '*' && plainLower(d) {
+		return d
+	}
 	d = strings.ToLower(strings.TrimSpace(d))
 	d = strings.TrimSuffix(d, ".")
 	d = strings.TrimPrefix(d, "*.")
@@ -58,30 +63,35 @@ func NormalizeDomain(d string) string {
 }
 
 // Domain reports whether name is a listed domain or a subdomain of one
-// ("a.pool.example" matches "pool.example"; "notpool.example" does not).
+// ("a.pool.example" matches "pool.example"; "notpool.example" does not)
+// and the allowlist does not cover it.
 func (db *DB) Domain(name string) (*Domain, bool) {
 	n := NormalizeDomain(name)
-	for q := n; q != ""; {
-		if d, ok := db.domainIndex[q]; ok {
-			if db.allowDomains != nil && db.allowedDomain(n) {
-				return nil, false
-			}
-			return d, true
-		}
-		i := strings.IndexByte(q, '.')
-		if i < 0 {
-			break
-		}
-		q = q[i+1:]
+	d, ok := db.domainIndex.match(n)
+	if !ok || db.allowedDomain(n) {
+		return nil, false
 	}
-	return nil, false
+	return d, true
+}
+
+// plainLower reports whether s has no space, control, upper-case or
+// non-ASCII byte.
+func plainLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		// int8(c) <= ' ' is true for controls, space and bytes >= 0x80.
+		if int8(c) <= ' ' || c-'A' < 26 {
+			return false
+		}
+	}
+	return true
 }
 
 // DomainKeyword returns the mining keyword contained in a domain's labels,
 // a weak hint for names not in the list.
 func (db *DB) DomainKeyword(name string) (string, bool) {
 	n := NormalizeDomain(name)
-	if db.allowDomains != nil && db.allowedDomain(n) {
+	if db.allowedDomain(n) {
 		return "", false
 	}
 	for _, k := range db.Keywords {

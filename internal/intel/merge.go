@@ -2,6 +2,7 @@ package intel
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func (db *DB) WithOverlay(o Overlay) (*DB, error) {
 		if norm == "" || !strings.Contains(norm, ".") {
 			return nil, fmt.Errorf("intel overlay: domains[%d]: %q is not a domain", i, d.Domain)
 		}
-		if _, dup := db.domainIndex[norm]; dup {
+		if _, dup := db.domainIndex.m[norm]; dup {
 			continue
 		}
 		d.Domain = norm
@@ -50,26 +51,22 @@ func (db *DB) WithOverlay(o Overlay) (*DB, error) {
 		e.prefix = p
 		n.IPs = append(n.IPs, e)
 	}
-	n.domainIndex = make(map[string]*Domain, len(n.Domains))
+	n.domainIndex = newSuffixIndex[*Domain](len(n.Domains))
 	for i := range n.Domains {
-		d := &n.Domains[i]
-		norm := NormalizeDomain(d.Domain)
-		if _, dup := n.domainIndex[norm]; !dup {
-			n.domainIndex[norm] = d
-		}
+		n.domainIndex.set(NormalizeDomain(n.Domains[i].Domain), &n.Domains[i])
 	}
 	n.ipIndex = newNetIndex(len(n.IPs))
 	for i := range n.IPs {
 		n.ipIndex.add(n.IPs[i].prefix, int32(i))
 	}
 	n.ipIndex.done()
-	n.allowDomains = map[string]bool{}
+	n.allowDomains = newSuffixIndex[bool](len(o.Allow))
 	n.allowNets = newNetIndex(0)
 	for _, a := range append(slices.Clone(db.allow), o.Allow...) {
 		if p, err := parsePrefix(a); err == nil {
 			n.allowNets.add(p, 0)
 		} else if d := NormalizeDomain(a); strings.Contains(d, ".") {
-			n.allowDomains[d] = true
+			n.allowDomains.set(d, true)
 		} else {
 			return nil, fmt.Errorf("intel overlay: allow %q is neither a domain nor an address/network", a)
 		}
@@ -92,20 +89,73 @@ func (db *DB) Allowed(v string) bool {
 func (db *DB) AllowList() []string { return slices.Clone(db.allow) }
 
 func (db *DB) allowedDomain(n string) bool {
-	if len(db.allowDomains) == 0 {
+	if len(db.allowDomains.m) == 0 {
 		return false
 	}
-	for n != "" {
-		if db.allowDomains[n] {
-			return true
-		}
-		i := strings.IndexByte(n, '.')
-		if i < 0 {
-			break
-		}
-		n = n[i+1:]
+	_, ok := db.allowDomains.match(n)
+	return ok
+}
+
+// suffixIndex finds the most specific listed domain a name is or is
+// under. Two things keep a lookup to about one probe of the big map:
+// the label counts that occur among the keys (for "eu.stratum.pool.example"
+// and keys of 2 and 3 labels only two suffixes are candidates), and a
+// small blocked Bloom filter (16 bits per key, in cache) that rules out
+// most candidate suffixes that are not keys before the map is touched.
+type suffixIndex[V any] struct {
+	m      map[string]V
+	depths uint64 // bit k: some key has k labels (63: 63 or more)
+	seed   maphash.Seed
+	filter []uint64 // blocked Bloom filter: two bits in one word per key
+}
+
+func newSuffixIndex[V any](n int) suffixIndex[V] {
+	words := 1
+	for words*64 < 16*n {
+		words <<= 1
 	}
-	return false
+	return suffixIndex[V]{m: make(map[string]V, n), seed: maphash.MakeSeed(), filter: make([]uint64, words)}
+}
+
+// bits returns the filter word and the two bits for a hash.
+func (x *suffixIndex[V]) bits(h uint64) (int, uint64) {
+	return int(h>>32) & (len(x.filter) - 1), 1<<(h&63) | 1<<(h>>6&63)
+}
+
+// set adds a normalised name; the first value for a name stays.
+func (x *suffixIndex[V]) set(name string, v V) {
+	if _, dup := x.m[name]; dup {
+		return
+	}
+	x.m[name] = v
+	x.depths |= 1 << min(63, strings.Count(name, ".")+1)
+	w, b := x.bits(maphash.String(x.seed, name))
+	x.filter[w] |= b
+}
+
+// match looks up a normalised name and then its parents, most specific
+// first.
+func (x *suffixIndex[V]) match(n string) (V, bool) {
+	var zero V
+	if len(x.m) == 0 {
+		return zero, false
+	}
+	labels := strings.Count(n, ".") + 1
+	for q := n; ; labels-- {
+		if x.depths&(1<<min(63, labels)) != 0 {
+			w, b := x.bits(maphash.String(x.seed, q))
+			if x.filter[w]&b == b {
+				if v, ok := x.m[q]; ok {
+					return v, true
+				}
+			}
+		}
+		i := strings.IndexByte(q, '.')
+		if i < 0 {
+			return zero, false
+		}
+		q = q[i+1:]
+	}
 }
 
 // netIndex finds the most specific network holding an address: one hash
