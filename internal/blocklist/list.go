@@ -160,7 +160,8 @@ func sibling(p netip.Prefix) netip.Prefix {
 
 // Add merges more domains and networks into the list, keeping it minimal.
 func (l *List) Add(domains []string, prefixes []netip.Prefix) {
-	all := append([]string{}, l.Domains...)
+	all := make([]string, 0, len(l.Domains)+len(domains))
+	all = append(all, l.Domains...)
 	for _, d := range domains {
 		if n, err := NormalizeDomain(d); err == nil {
 			all = append(all, n)
@@ -182,6 +183,9 @@ func (l *List) Add(domains []string, prefixes []netip.Prefix) {
 // a trailing dot and a leading "*." wildcard; it refuses what no resolver
 // or firewall would accept as a domain.
 func NormalizeDomain(d string) (string, error) {
+	if plainDomain(d) {
+		return d, nil // already normal: the common case, without allocating
+	}
 	d = strings.TrimSpace(d)
 	d = strings.TrimPrefix(d, "*.")
 	d = strings.TrimSuffix(d, ".")
@@ -210,6 +214,9 @@ func NormalizeDomain(d string) (string, error) {
 	if _, err := netip.ParseAddr(a); err == nil {
 		return "", fmt.Errorf("domain %q: is an address", d)
 	}
+	if tld := a[strings.LastIndexByte(a, '.')+1:]; strings.Trim(tld, "0123456789") == "" {
+		return "", fmt.Errorf("domain %q: the top-level label %q is all digits", d, tld)
+	}
 	if strings.Contains(a, "xn--") {
 		// A punycode label that does not decode names nothing a
 		// resolver would ask for.
@@ -220,25 +227,58 @@ func NormalizeDomain(d string) (string, error) {
 	return a, nil
 }
 
+// plainDomain reports whether d is already a normalised domain: two or
+// more labels of 1-63 bytes of [a-z0-9_-], no leading or trailing '-', at
+// most 253 bytes, a last label that is not all digits (no top-level
+// domain is, and so it is not an IPv4 address) and no punycode label
+// (those take the slow path, which decodes them).
+func plainDomain(d string) bool {
+	if len(d) == 0 || len(d) > 253 {
+		return false
+	}
+	start, dots, word := 0, 0, false
+	for i := 0; i <= len(d); i++ {
+		if i == len(d) || d[i] == '.' {
+			n := i - start
+			if n == 0 || n > 63 || d[start] == '-' || d[i-1] == '-' ||
+				n >= 4 && d[start] == 'x' && d[start+1] == 'n' && d[start+2] == '-' && d[start+3] == '-' {
+				return false
+			}
+			if i < len(d) {
+				dots++
+				word = false
+			}
+			start = i + 1
+			continue
+		}
+		switch c := d[i]; {
+		case c >= 'a' && c <= 'z', c == '-', c == '_':
+			word = true
+		case c >= '0' && c <= '9':
+		default:
+			return false
+		}
+	}
+	return dots > 0 && word
+}
+
 // minimalDomains sorts, dedupes and drops subdomains of listed domains.
 func minimalDomains(ds []string) []string {
-	set := map[string]bool{}
+	set := make(map[string]struct{}, len(ds))
 	for _, d := range ds {
-		set[d] = true
+		set[d] = struct{}{}
 	}
-	var out []string
+	out := make([]string, 0, len(set))
 	for d := range set {
 		covered := false
-		for p := d; ; {
+		// Parents of one label are never listed (a domain has a dot).
+		for p := d; !covered; {
 			i := strings.IndexByte(p, '.')
-			if i < 0 {
+			if i < 0 || strings.IndexByte(p[i+1:], '.') < 0 {
 				break
 			}
 			p = p[i+1:]
-			if set[p] {
-				covered = true
-				break
-			}
+			_, covered = set[p]
 		}
 		if !covered {
 			out = append(out, d)
@@ -426,6 +466,11 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 		p.Domains = append(p.Domains, d)
 		return nil
 	}
+	if strings.IndexAny(s, " \t") < 0 {
+		// One token: the common line of a plain list.
+		p.token(s, name, line)
+		return nil
+	}
 	f := strings.Fields(s)
 	if len(f) >= 2 {
 		if _, err := netip.ParseAddr(f[0]); err == nil {
@@ -443,20 +488,43 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 		p.bad(name, line, "%q is not a domain, address or network", Short(s))
 		return nil
 	}
-	v := f[0]
-	if h, port, err := net.SplitHostPort(v); err == nil && port != "" {
-		v = h // pool feeds list "pool.example:3333"
-	}
-	if pfx, err := ParsePrefix(v); err == nil {
-		if err := BlockableNet(pfx); err != nil {
-			p.bad(name, line, "%v", err)
-			return nil
+	p.token(f[0], name, line)
+	return nil
+}
+
+// token reads a single-entry line: a domain, address or network, each
+// maybe with a ":port".
+func (p *Parsed) token(v, name string, line int) {
+	if strings.IndexByte(v, ':') >= 0 {
+		if h, port, err := net.SplitHostPort(v); err == nil && port != "" {
+			v = h // pool feeds list "pool.example:3333"
 		}
-		p.Prefixes = append(p.Prefixes, pfx)
-		return nil
+	}
+	if ipLike(v) {
+		if pfx, err := ParsePrefix(v); err == nil {
+			if err := BlockableNet(pfx); err != nil {
+				p.bad(name, line, "%v", err)
+				return
+			}
+			p.Prefixes = append(p.Prefixes, pfx)
+			return
+		}
 	}
 	p.domain(v, name, line)
-	return nil
+}
+
+// ipLike is false for what cannot be an address or CIDR (a name with a
+// letter beyond a-f and no ':'), sparing the address parser's error.
+func ipLike(v string) bool {
+	if strings.IndexByte(v, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < '0' || c > '9') && c != '.' && c != '/' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Parsed) domain(v, name string, line int) {

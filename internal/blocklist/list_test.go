@@ -366,3 +366,27 @@ func TestEDLFormats(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeDomain: a normalised name normalises to itself, and the
+// lookup side (intel.NormalizeDomain) turns the input into the same name,
+// so what a list holds is what a lookup asks for.
+func FuzzNormalizeDomain(f *testing.F) {
+	for _, s := range []string{"Pool.Example.", "*.bücher.example", "xn--bcher-kva.example", "a_b.example", "1.2.3.4", " x.example ", "раураl.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := NormalizeDomain(s)
+		if err != nil {
+			return
+		}
+		if again, err := NormalizeDomain(d); err != nil || again != d {
+			t.Fatalf("NormalizeDomain(%q) = %q, then %q, %v", s, d, again, err)
+		}
+		if !plainDomain(d) && !strings.Contains(d, "xn--") {
+			t.Fatalf("NormalizeDomain(%q) = %q is not a plain domain", s, d)
+		}
+		if got := intel.NormalizeDomain(s); got != d {
+			t.Fatalf("intel.NormalizeDomain(%q) = %q, blocklist says %q", s, got, d)
+		}
+	})
+}

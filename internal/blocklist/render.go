@@ -73,6 +73,46 @@ func (e *ew) printf(format string, a ...any) {
 	}
 }
 
+// lines writes tmpl once per value with every "%s" replaced by it: the
+// per-entry loops, without fmt's cost per line (a million domains).
+func (e *ew) lines(tmpl string, values []string) {
+	parts := strings.Split(tmpl, "%s")
+	for _, v := range values {
+		if e.err != nil {
+			return
+		}
+		for i, p := range parts {
+			if i > 0 {
+				_, e.err = io.WriteString(e.w, v)
+			}
+			_, e.err = io.WriteString(e.w, p)
+		}
+	}
+}
+
+// prefixLines is lines for networks; bare writes a single address
+// without its /32 or /128.
+func (e *ew) prefixLines(tmpl string, ps []netip.Prefix, bare bool) {
+	parts := strings.Split(tmpl, "%s")
+	var buf []byte
+	for _, p := range ps {
+		if e.err != nil {
+			return
+		}
+		if bare && p.IsSingleIP() {
+			buf = p.Addr().AppendTo(buf[:0])
+		} else {
+			buf = p.AppendTo(buf[:0])
+		}
+		for i, part := range parts {
+			if i > 0 {
+				_, e.err = e.w.Write(buf)
+			}
+			_, e.err = io.WriteString(e.w, part)
+		}
+	}
+}
+
 func header(e *ew, comment string, l *List) {
 	e.printf("%s minerguard block list, intel %s: %d domains, %d IPv4 and %d IPv6 networks, %d mining ports\n",
 		comment, l.Version, len(l.Domains), len(l.V4), len(l.V6), len(l.Ports))
@@ -123,23 +163,17 @@ func renderNft(w io.Writer, l *List) error {
 func renderHosts(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("0.0.0.0 %s\n:: %s\n", d, d)
-	}
+	e.lines("0.0.0.0 %s\n:: %s\n", l.Domains)
 	return e.err
 }
 
 func renderDnsmasq(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("address=/%s/0.0.0.0\naddress=/%s/::\n", d, d)
-	}
+	e.lines("address=/%s/0.0.0.0\naddress=/%s/::\n", l.Domains)
 	// The longest matching domain wins in dnsmasq: "#" sends an allowed
 	// subdomain to the normal upstream servers.
-	for _, d := range l.Exceptions {
-		e.printf("server=/%s/#\n", d)
-	}
+	e.lines("server=/%s/#\n", l.Exceptions)
 	return e.err
 }
 
@@ -147,14 +181,10 @@ func renderUnbound(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("server:\n")
-	for _, d := range l.Domains {
-		e.printf("\tlocal-zone: \"%s.\" always_nxdomain\n", d)
-	}
+	e.lines("\tlocal-zone: \"%s.\" always_nxdomain\n", l.Domains)
 	// Unbound uses the closest enclosing local zone: a transparent one
 	// below a blocked zone resolves normally.
-	for _, d := range l.Exceptions {
-		e.printf("\tlocal-zone: \"%s.\" always_transparent\n", d)
-	}
+	e.lines("\tlocal-zone: \"%s.\" always_transparent\n", l.Exceptions)
 	return e.err
 }
 
@@ -162,22 +192,16 @@ func renderRPZ(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, ";", l)
 	e.printf("$TTL 300\n@ IN SOA localhost. hostmaster.localhost. ( 1 3600 600 86400 300 )\n@ IN NS localhost.\n")
-	for _, d := range l.Domains {
-		e.printf("%s CNAME .\n*.%s CNAME .\n", d, d)
-	}
+	e.lines("%s CNAME .\n*.%s CNAME .\n", l.Domains)
 	// The most specific trigger in a policy zone wins: passthru rules for
 	// allowed subdomains override the wildcard above them.
-	for _, d := range l.Exceptions {
-		e.printf("%s CNAME rpz-passthru.\n*.%s CNAME rpz-passthru.\n", d, d)
-	}
+	e.lines("%s CNAME rpz-passthru.\n*.%s CNAME rpz-passthru.\n", l.Exceptions)
 	return e.err
 }
 
 func renderDomains(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, d := range l.Domains {
-		e.printf("%s\n", d)
-	}
+	e.lines("%s\n", l.Domains)
 	return e.err
 }
 
@@ -187,9 +211,7 @@ func renderDomains(w io.Writer, l *List) error {
 // firewall), so the file is entries only.
 func renderEDLDomain(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, d := range l.Domains {
-		e.printf("%s\n*.%s\n", d, d)
-	}
+	e.lines("%s\n*.%s\n", l.Domains)
 	return e.err
 }
 
@@ -198,21 +220,14 @@ func renderEDLDomain(w io.Writer, l *List) error {
 // "pool.example.other.net".
 func renderEDLURL(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, d := range l.Domains {
-		e.printf("%s/\n*.%s/\n", d, d)
-	}
+	e.lines("%s/\n*.%s/\n", l.Domains)
 	return e.err
 }
 
 func renderIPs(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
-		if p.IsSingleIP() {
-			e.printf("%s\n", p.Addr())
-		} else {
-			e.printf("%s\n", p)
-		}
-	}
+	e.prefixLines("%s\n", l.V4, true)
+	e.prefixLines("%s\n", l.V6, true)
 	return e.err
 }
 
@@ -220,21 +235,15 @@ func renderIpset(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("create minerguard-pool4 hash:net family inet -exist\nflush minerguard-pool4\n")
-	for _, p := range l.V4 {
-		e.printf("add minerguard-pool4 %s\n", p)
-	}
+	e.prefixLines("add minerguard-pool4 %s\n", l.V4, false)
 	e.printf("create minerguard-pool6 hash:net family inet6 -exist\nflush minerguard-pool6\n")
-	for _, p := range l.V6 {
-		e.printf("add minerguard-pool6 %s\n", p)
-	}
+	e.prefixLines("add minerguard-pool6 %s\n", l.V6, false)
 	return e.err
 }
 
 func iptablesRules(e *ew, l *List, nets []netip.Prefix) {
 	e.printf("*filter\n:MINERGUARD - [0:0]\n-A OUTPUT -j MINERGUARD\n-A FORWARD -j MINERGUARD\n")
-	for _, p := range nets {
-		e.printf("-A MINERGUARD -d %s -m comment --comment \"minerguard: mining pool\" -j DROP\n", p)
-	}
+	e.prefixLines("-A MINERGUARD -d %s -m comment --comment \"minerguard: mining pool\" -j DROP\n", nets, false)
 	for _, port := range l.Ports {
 		e.printf("-A MINERGUARD -p tcp --dport %d -m comment --comment \"minerguard: mining port\" -j DROP\n", port)
 	}
@@ -258,15 +267,10 @@ func renderIp6tables(w io.Writer, l *List) error {
 func renderSquid(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("acl minerguard_pools dstdomain .%s\n", d)
-	}
-	for _, d := range l.Exceptions {
-		e.printf("acl minerguard_allow dstdomain .%s\n", d)
-	}
-	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
-		e.printf("acl minerguard_pool_nets dst %s\n", p)
-	}
+	e.lines("acl minerguard_pools dstdomain .%s\n", l.Domains)
+	e.lines("acl minerguard_allow dstdomain .%s\n", l.Exceptions)
+	e.prefixLines("acl minerguard_pool_nets dst %s\n", l.V4, false)
+	e.prefixLines("acl minerguard_pool_nets dst %s\n", l.V6, false)
 	switch {
 	case len(l.Domains) > 0 && len(l.Exceptions) > 0:
 		e.printf("http_access deny minerguard_pools !minerguard_allow\n")
@@ -283,19 +287,13 @@ func renderMikrotik(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("/ip firewall address-list\nremove [find list=minerguard-pools]\n")
-	for _, p := range l.V4 {
-		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
-	}
-	for _, d := range l.Domains {
-		// RouterOS resolves names in address lists itself.
-		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", d)
-	}
+	e.prefixLines("add list=minerguard-pools address=%s comment=minerguard\n", l.V4, false)
+	// RouterOS resolves names in address lists itself.
+	e.lines("add list=minerguard-pools address=%s comment=minerguard\n", l.Domains)
 	e.printf("/ip firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
 	if len(l.V6) > 0 {
 		e.printf("/ipv6 firewall address-list\nremove [find list=minerguard-pools]\n")
-		for _, p := range l.V6 {
-			e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
-		}
+		e.prefixLines("add list=minerguard-pools address=%s comment=minerguard\n", l.V6, false)
 		e.printf("/ipv6 firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
 	}
 	return e.err

@@ -133,11 +133,15 @@ func Parse(r io.Reader, name, category string, now time.Time, maxSize int64) ([]
 		return parseJSON(br, name, now)
 	}
 	p, err := blocklist.ParseList(br, name)
+	bad := p.Bad
+	if more := p.BadLines - len(p.Bad); more > 0 {
+		bad = append(bad, fmt.Sprintf("%s: %d more bad lines", name, more))
+	}
 	if err != nil {
-		return nil, p.Bad, err
+		return nil, bad, err
 	}
 	if err := p.Sane(name); err != nil {
-		return nil, p.Bad, err
+		return nil, bad, err
 	}
 	out := make([]Entry, 0, len(p.Domains)+len(p.Prefixes))
 	for _, d := range p.Domains {
@@ -147,7 +151,7 @@ func Parse(r io.Reader, name, category string, now time.Time, maxSize int64) ([]
 		out = append(out, Entry{Value: x.String(), Kind: "net", Category: category, FirstSeen: now, LastSeen: now})
 	}
 	out, _ = normalise(out, now)
-	return out, p.Bad, nil
+	return out, bad, nil
 }
 
 // Categories are the kinds of entry a feed may carry.
@@ -280,7 +284,9 @@ func (s Store) Update(source, from string, entries []Entry, now time.Time, force
 		}
 	}
 	f := &Feed{Source: source, From: from, Updated: now.UTC(), Entries: entries}
-	b, err := json.MarshalIndent(f, "", " ")
+	// One entry per line: compact for million-entry feeds, still readable
+	// and diffable.
+	b, err := marshalFeed(f)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +294,32 @@ func (s Store) Update(source, from string, entries []Entry, now time.Time, force
 		return nil, err
 	}
 	return f, nil
+}
+
+func marshalFeed(f *Feed) ([]byte, error) {
+	head, err := json.Marshal(Feed{Source: f.Source, From: f.From, Updated: f.Updated})
+	if err != nil {
+		return nil, err
+	}
+	// head ends in "null}" (no entries): splice the entries in.
+	head = bytes.TrimSuffix(head, []byte("null}"))
+	var b bytes.Buffer
+	b.Grow(len(f.Entries) * 120)
+	b.Write(head)
+	b.WriteString("[\n")
+	for i, e := range f.Entries {
+		eb, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(eb)
+		if i < len(f.Entries)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("]}\n")
+	return b.Bytes(), nil
 }
 
 // writeAtomic writes via a temporary file, fsync and rename, then syncs
