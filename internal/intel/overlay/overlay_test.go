@@ -141,10 +141,10 @@ func TestParseJSONFeed(t *testing.T) {
 		t.Errorf("%+v", es)
 	}
 	for in, want := range map[string]string{
-		`{"entries":[{"value":"a.example","kind":"domain"},{"value":"co.uk","kind":"domain"}]}`:        "1 of 2 entries are invalid",
-		`{"entries":[{"value":"a.example","kind":"domain","category":"evil"}]}`:                        `category "evil"`,
+		`{"entries":[{"value":"a.example","kind":"domain"},{"value":"co.uk","kind":"domain"}]}`:     "1 of 2 entries are invalid",
+		`{"entries":[{"value":"a.example","kind":"domain","category":"evil"}]}`:                     `category "evil"`,
 		`{"entries":[{"value":"a.example","kind":"domain"},{"value":"0.0.0.0/0","kind":"net"},{}]}`: "2 of 3 entries",
-		`{"entries":[{"value":"a.example","kind":"dom`:                                                 "f.json: minerguard feed JSON at byte",
+		`{"entries":[{"value":"a.example","kind":"dom`:                                              "f.json: minerguard feed JSON at byte",
 	} {
 		_, _, err := Parse(strings.NewReader(in), "f.json", "pool", time.Now(), 0)
 		if err == nil || !strings.Contains(err.Error(), want) {
