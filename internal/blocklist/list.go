@@ -466,7 +466,7 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 		p.Domains = append(p.Domains, d)
 		return nil
 	}
-	if strings.IndexAny(s, " \t") < 0 {
+	if !strings.ContainsAny(s, " \t") {
 		// One token: the common line of a plain list.
 		p.token(s, name, line)
 		return nil

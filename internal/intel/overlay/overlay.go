@@ -124,6 +124,7 @@ func Parse(r io.Reader, name, category string, now time.Time, maxSize int64) ([]
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
+	now = now.UTC().Truncate(time.Second) // dates, not nanoseconds, in every entry
 	br := bufio.NewReaderSize(&capReader{r: r, max: maxSize, name: name}, 64<<10)
 	head, err := br.Peek(512)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
