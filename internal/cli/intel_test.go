@@ -287,3 +287,36 @@ func TestScanReadsStoredIntel(t *testing.T) {
 		t.Error("scan reported an allowlisted pool")
 	}
 }
+
+// TestNetLogsReadsStoredIntel: `net logs` reports a client asking for a
+// pool known only from a stored feed, and stops once it is allowlisted.
+func TestNetLogsReadsStoredIntel(t *testing.T) {
+	state := t.TempDir()
+	if code, _, stderr := run(t, "intel", "--state-dir", state, "update", "--from", writeTemp(t, "feedonly-pool.example\n"), "--source", "t"); code != 0 {
+		t.Fatalf("update: %s", stderr)
+	}
+	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] eu.feedonly-pool.example from 10.1.2.3\n")
+	if code, out, _ := run(t, "net", "logs", "--format", "json", "--intel-dir", state, log); code != ExitFindings || !strings.Contains(out, `"src_ip": "10.1.2.3"`) {
+		t.Errorf("net logs with the feed: exit %d\n%s", code, out)
+	}
+	if code, _, _ := run(t, "net", "logs", "--format", "json", "--intel-dir", t.TempDir(), log); code != 0 {
+		t.Errorf("net logs without the feed: exit %d, want 0", code)
+	}
+	if code, _, _ := run(t, "intel", "--state-dir", state, "allow", "feedonly-pool.example"); code != 0 {
+		t.Fatal("allow")
+	}
+	if code, out, _ := run(t, "net", "logs", "--format", "json", "--intel-dir", state, log); code != 0 {
+		t.Errorf("net logs after allow: exit %d\n%s", code, out)
+	}
+	// A broken feed file: a warning, and the embedded intel still works.
+	if err := os.WriteFile(filepath.Join(state, "feeds", "t.json"), []byte("{broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "net", "logs", "--format", "json", "--intel-dir", state, writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\n"))
+	if code != ExitFindings || !strings.Contains(out, `"src_ip": "10.1.2.3"`) || !strings.Contains(stderr, "warning") || !strings.Contains(stderr, "t.json") {
+		t.Errorf("broken feed: exit %d %q\n%s", code, stderr, out)
+	}
+	if code, _, stderr := run(t, "blocklist", "--state-dir", state); code != ExitError || !strings.Contains(stderr, "t.json") {
+		t.Errorf("blocklist with a broken feed: exit %d %q (must fail, not export without the feed)", code, stderr)
+	}
+}
