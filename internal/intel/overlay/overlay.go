@@ -62,11 +62,11 @@ func (s Store) Load(source string) (*Feed, error) {
 	if err != nil {
 		return nil, err
 	}
-	var f Feed
-	if err := json.Unmarshal(b, &f); err != nil {
+	f, err := decodeFeed(b)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.feedPath(source), err)
 	}
-	return &f, nil
+	return f, nil
 }
 
 // Feeds returns every stored feed, by source name.

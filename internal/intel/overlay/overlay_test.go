@@ -1,9 +1,11 @@
 package overlay
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +175,54 @@ func FuzzParseAllow(f *testing.F) {
 		back, err := st.AllowEntries()
 		if err != nil || len(back) != len(es) {
 			t.Fatalf("round trip: %v %d/%d", err, len(back), len(es))
+		}
+	})
+}
+
+func TestDecodeFeedFastPath(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, body := range []string{"a.example\nb.example\n192.0.2.0/24\n", ""} {
+		var e []Entry
+		if body != "" {
+			e = parse(t, body)
+		}
+		if _, err := s.Update("fast", "x", e, now, true); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(s.feedPath("fast"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, ok := decodeFast(b)
+		if !ok {
+			t.Fatalf("the fast path does not read what marshalFeed writes:\n%s", b)
+		}
+		var slow Feed
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*fast, slow) {
+			t.Errorf("fast %+v\nslow %+v", *fast, slow)
+		}
+	}
+}
+
+// FuzzDecodeFeed: the hand-written reader gives exactly what
+// encoding/json gives, error or not.
+func FuzzDecodeFeed(f *testing.F) {
+	f.Add("{\"source\":\"s\",\"from\":\"f\",\"updated\":\"2026-11-30T12:00:00Z\",\"entries\":[\n{\"value\":\"a.example\",\"kind\":\"domain\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00Z\",\"last_seen\":\"2026-11-30T12:00:00Z\"},\n{\"value\":\"192.0.2.0/24\",\"kind\":\"net\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00Z\",\"last_seen\":\"2026-11-30T12:00:00Z\"}\n]}\n")
+	f.Add("{\"source\":\"s\",\"entries\":[\n]}\n")
+	f.Add("{\"source\":\"s\",\"entries\":[\n{\"value\":\"a\\u0041\",\"kind\":\"domain\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00+01:00\",\"last_seen\":\"2026-11-30T12:00:00.5Z\"}\n]}")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeFeed([]byte(s))
+		var want Feed
+		werr := json.Unmarshal([]byte(s), &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeFeed err %v, json err %v", err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(*got, want) {
+			t.Fatalf("decodeFeed %+v\njson %+v", *got, want)
 		}
 	})
 }
