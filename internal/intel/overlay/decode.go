@@ -116,4 +116,3 @@ func intern(b []byte) string {
 	}
 	return string(b)
 }
-
