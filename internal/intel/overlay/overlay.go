@@ -151,7 +151,7 @@ func Parse(r io.Reader, name, category string, now time.Time, maxSize int64) ([]
 	for _, x := range p.Prefixes {
 		out = append(out, Entry{Value: x.String(), Kind: "net", Category: category, FirstSeen: now, LastSeen: now})
 	}
-	out, _ = normalise(out, now)
+	out, _ = normalise(out, now, true)
 	return out, bad, nil
 }
 
@@ -164,33 +164,41 @@ func parseJSON(r io.Reader, name string, now time.Time) ([]Entry, []string, erro
 	if err := dec.Decode(&f); err != nil {
 		return nil, nil, fmt.Errorf("%s: minerguard feed JSON at byte %d: %w", name, dec.InputOffset(), err)
 	}
-	out, bad := normalise(f.Entries, now)
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("%s: minerguard feed JSON: data after the feed object at byte %d", name, dec.InputOffset())
+	}
+	out, bad := normalise(f.Entries, now, false)
+	n := len(bad)
 	for i := range bad {
 		bad[i] = name + ": " + bad[i]
 	}
-	if len(bad) > 0 && float64(len(bad)) > blocklist.MaxBadShare*float64(len(f.Entries)) {
-		return nil, bad, fmt.Errorf("%s: %d of %d entries are invalid (more than %d%%): first: %s", name, len(bad), len(f.Entries), int(blocklist.MaxBadShare*100), bad[0])
+	if n > 20 { // name the first ones, count the rest
+		bad = append(bad[:20], fmt.Sprintf("%s: %d more invalid entries", name, n-20))
+	}
+	if n > 0 && float64(n) > blocklist.MaxBadShare*float64(len(f.Entries)) {
+		return nil, bad, fmt.Errorf("%s: %d of %d entries are invalid (more than %d%%): first: %s", name, n, len(f.Entries), int(blocklist.MaxBadShare*100), bad[0])
 	}
 	return out, bad, nil
 }
 
-// normalise validates, dedupes and sorts entries, returning the reasons
-// for those it drops ("entries[i]: ...").
-func normalise(in []Entry, now time.Time) ([]Entry, []string) {
-	seen := make(map[string]bool, len(in))
+// normalise validates (unless ParseList already did), dedupes and sorts
+// entries, returning the reasons for those it drops ("entries[i]: ...").
+func normalise(in []Entry, now time.Time, validated bool) ([]Entry, []string) {
+	seen := make(map[[2]string]bool, len(in))
 	var bad []string
 	out := make([]Entry, 0, len(in))
 	for i, e := range in {
 		var err error
-		switch e.Kind {
-		case "domain":
+		switch {
+		case validated:
+		case e.Kind == "domain":
 			var d string
 			if d, err = blocklist.NormalizeDomain(e.Value); err == nil {
 				if err = blocklist.Blockable(d); err == nil {
 					e.Value = d
 				}
 			}
-		case "net":
+		case e.Kind == "net":
 			var p netip.Prefix
 			if p, err = blocklist.ParsePrefix(e.Value); err == nil {
 				if err = blocklist.BlockableNet(p); err == nil {
@@ -216,8 +224,8 @@ func normalise(in []Entry, now time.Time) ([]Entry, []string) {
 		if e.Category == "" {
 			e.Category = "pool"
 		}
-		if !seen[e.Kind+e.Value] {
-			seen[e.Kind+e.Value] = true
+		if k := [2]string{e.Kind, e.Value}; !seen[k] {
+			seen[k] = true
 			out = append(out, e)
 		}
 	}
@@ -274,12 +282,12 @@ func (s Store) Update(source, from string, entries []Entry, now time.Time, force
 		return nil, fmt.Errorf("%w: %s: the new list is empty", ErrShrunk, source)
 	}
 	if old != nil {
-		first := map[string]time.Time{}
+		first := make(map[[2]string]time.Time, len(old.Entries))
 		for _, e := range old.Entries {
-			first[e.Kind+e.Value] = e.FirstSeen
+			first[[2]string{e.Kind, e.Value}] = e.FirstSeen
 		}
 		for i := range entries {
-			if t, ok := first[entries[i].Kind+entries[i].Value]; ok && !t.IsZero() {
+			if t, ok := first[[2]string{entries[i].Kind, entries[i].Value}]; ok && !t.IsZero() {
 				entries[i].FirstSeen = t
 			}
 		}

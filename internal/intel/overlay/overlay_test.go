@@ -153,6 +153,12 @@ func TestParseJSONFeed(t *testing.T) {
 			t.Errorf("%s: %v, want %q", in, err, want)
 		}
 	}
+	// Hundreds of invalid entries: the first 20 named, the rest counted.
+	many := `{"entries":[` + strings.Repeat(`{"value":"co.uk","kind":"domain"},`, 300) + `{"value":"a.example","kind":"domain"}]}`
+	_, bad, err = Parse(strings.NewReader(many), "f.json", "pool", time.Now(), 0)
+	if err == nil || len(bad) != 21 || bad[20] != "f.json: 280 more invalid entries" {
+		t.Errorf("many bad: %v, %d reasons, last %q", err, len(bad), bad[len(bad)-1])
+	}
 	if _, _, err := Parse(strings.NewReader(good), "f.json", "pool", time.Now(), 50); !errors.Is(err, ErrTooBig) {
 		t.Errorf("size cap on JSON: %v", err)
 	}
