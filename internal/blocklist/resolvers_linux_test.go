@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +166,21 @@ func TestExceptionFormatsAccepted(t *testing.T) {
 	l := exceptionList(t)
 	run(t, tool(t, "named-checkzone"), "rpz.minerguard", render(t, l, "rpz"))
 	run(t, tool(t, "dnsmasq"), "--test", "--conf-file="+render(t, l, "dnsmasq"))
+	t.Run("squid", func(t *testing.T) {
+		bin := tool(t, "squid")
+		dir := t.TempDir()
+		inc := render(t, l, "squid")
+		if b, _ := os.ReadFile(inc); !strings.Contains(string(b), "http_access deny minerguard_pools !minerguard_allow\n") {
+			t.Fatalf("squid: no exception in the deny rule:\n%s", b)
+		}
+		conf := filepath.Join(dir, "squid.conf")
+		body := fmt.Sprintf("http_port 127.0.0.1:3128\ninclude %s\nhttp_access deny all\ncache_log %s/cache.log\npid_filename none\n", inc, dir)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "-k", "parse", "-f", conf).CombinedOutput()
+		if err != nil || strings.Contains(string(out), "FATAL") || strings.Contains(string(out), "ERROR") {
+			t.Fatalf("squid -k parse: %v\n%s", err, out)
+		}
+	})
 }
