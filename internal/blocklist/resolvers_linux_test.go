@@ -161,6 +161,54 @@ forward-zone:
 	})
 }
 
+// TestBINDHonoursExceptions loads the RPZ zone into a real named on
+// loopback (response-policy, forwarding to the fake upstream).
+func TestBINDHonoursExceptions(t *testing.T) {
+	bin := tool(t, "named")
+	l := exceptionList(t)
+	up := upstream(t)
+	port := freePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "named.conf")
+	body := fmt.Sprintf(`options {
+	directory "%[1]s";
+	managed-keys-directory "%[1]s";
+	session-keyfile "%[1]s/session.key";
+	pid-file none;
+	listen-on port %[2]d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion yes;
+	allow-query { 127.0.0.1; };
+	forwarders { 127.0.0.1 port %[3]d; };
+	forward only;
+	dnssec-validation no;
+	max-cache-ttl 0;
+	response-policy { zone "rpz.minerguard"; };
+};
+controls { };
+zone "rpz.minerguard" { type primary; file "%[4]s"; allow-query { none; }; };
+`, dir, port, up, render(t, l, "rpz"))
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, tool(t, "named-checkconf"), conf)
+	startDaemon(t, bin, "-g", "-4", "-c", conf)
+	server := fmt.Sprintf("127.0.0.1:%d", port)
+	for _, tc := range []struct{ name, want string }{
+		{"extra-pool.example", "rcode 3"},
+		{"eu.extra-pool.example", "rcode 3"},
+		{"pool.xmrig.com", "rcode 3"},
+		{"gate.extra-pool.example", "127.0.0.10"},
+		{"a.gate.extra-pool.example", "127.0.0.10"},
+		{"supportxmr.com", "127.0.0.10"},
+		{"www.ordinary.org", "127.0.0.10"},
+	} {
+		if got := query(t, server, tc.name); got != tc.want {
+			t.Errorf("%s: %q, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
 // The exception forms are accepted by the checkers too.
 func TestExceptionFormatsAccepted(t *testing.T) {
 	l := exceptionList(t)
