@@ -364,8 +364,15 @@ type Parsed struct {
 	Domains  []string
 	Prefixes []netip.Prefix
 	// Lines counts lines that held an entry or tried to (not blank, not
-	// comments); BadLines those skipped.
+	// comments, not ignored adblock rules); BadLines those skipped.
 	Lines, BadLines int
+	// Ignored counts adblock rules that are valid but block less than a
+	// domain (URL paths, wildcards, page elements) or are exceptions.
+	Ignored int
+	// adblock is set once the list shows itself as an adblock list (a
+	// "[Adblock …]" header, a "!" comment or a "||" rule): only then are
+	// its other rule forms ignored rather than bad.
+	adblock bool
 	// Bad holds the first reasons, "name:line: reason".
 	Bad []string
 }
@@ -437,10 +444,28 @@ func ParseList(r io.Reader, name string) (*Parsed, error) {
 
 func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 	s := strings.TrimSpace(string(raw))
-	if i := strings.IndexByte(s, '#'); i >= 0 {
-		s = strings.TrimSpace(s[:i])
+	if p.adblock && adblockCosmetic(s) {
+		p.Ignored++ // before Lines++: not an entry line
+		return nil
 	}
-	if s == "" || s[0] == '!' || s[0] == '[' && s[len(s)-1] == ']' { // "[Adblock Plus 2.0]"
+	// '#' starts a comment at the start of a line or after a blank
+	// ("0.0.0.0 name # note"); inside a token it is part of it.
+	for i := strings.IndexByte(s, '#'); i >= 0; {
+		if i == 0 || s[i-1] == ' ' || s[i-1] == '\t' {
+			s = strings.TrimSpace(s[:i])
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '#')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	if s == "" {
+		return nil
+	}
+	if s[0] == '!' || s[0] == '[' && s[len(s)-1] == ']' { // "! comment", "[Adblock Plus 2.0]"
+		p.adblock = true
 		return nil
 	}
 	if s[0] == '<' {
@@ -454,7 +479,28 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 		return nil
 	}
 	if rest, ok := strings.CutPrefix(s, "||"); ok {
-		host, _, _ := strings.Cut(rest, "^")
+		p.adblock = true
+		// "||host^$options": the host and everything under it. A rule
+		// with a path or a wildcard blocks less than a whole domain, so
+		// it is left out rather than widened.
+		end := strings.IndexAny(rest, "^$/|*")
+		if end < 0 {
+			end = len(rest)
+		}
+		host, tail := rest[:end], strings.TrimPrefix(rest[end:], "^")
+		if tail != "" && tail != "|" && tail[0] != '$' {
+			// "||host/path", "||host^*=ws://", "||a-*.host^": a pattern.
+			p.ignore()
+			return nil
+		}
+		if pfx, err := ParsePrefix(host); err == nil && ipLike(host) {
+			if err := BlockableNet(pfx); err != nil {
+				p.bad(name, line, "adblock rule %q: %v", Short(s), err)
+				return nil
+			}
+			p.Prefixes = append(p.Prefixes, pfx)
+			return nil
+		}
 		d, err := NormalizeDomain(host)
 		if err == nil {
 			err = Blockable(d)
@@ -464,6 +510,13 @@ func (p *Parsed) parseLine(raw []byte, name string, line int) error {
 			return nil
 		}
 		p.Domains = append(p.Domains, d)
+		return nil
+	}
+	if p.adblock && adblockPattern(s) {
+		// In an adblock list: URL patterns ("/coinhive.min.js",
+		// "-miner.js$script", "|https://…", "$websocket,domain=…") and
+		// exception rules, not domains to block.
+		p.ignore()
 		return nil
 	}
 	if !strings.ContainsAny(s, " \t") {
@@ -527,6 +580,12 @@ func ipLike(v string) bool {
 	return true
 }
 
+// ignore counts a line as an ignored adblock rule instead of an entry line.
+func (p *Parsed) ignore() {
+	p.Lines--
+	p.Ignored++
+}
+
 func (p *Parsed) domain(v, name string, line int) {
 	d, err := NormalizeDomain(v)
 	if err == nil {
@@ -537,6 +596,29 @@ func (p *Parsed) domain(v, name string, line int) {
 		return
 	}
 	p.Domains = append(p.Domains, d)
+}
+
+// adblockCosmetic reports element-hiding and scriptlet rules
+// ("site.example##.miner", "a.example#@#x", "b.example##+js(…)"): they
+// name the sites a filter applies on, never hosts to block.
+func adblockCosmetic(s string) bool {
+	for _, m := range []string{"##", "#@#", "#?#", "#$#", "#%#"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// adblockPattern reports adblock rules other than "||host^": exception
+// rules, URL patterns and option-only rules. No hosts-file or plain-list
+// entry has these forms.
+func adblockPattern(s string) bool {
+	if strings.HasPrefix(s, "@@") || strings.IndexByte("-/|$?=&", s[0]) >= 0 || strings.ContainsAny(s, "$^?=") {
+		return true
+	}
+	// A '*' anywhere but a leading "*." is a pattern, not a domain.
+	return strings.Contains(strings.TrimPrefix(s, "*."), "*")
 }
 
 // MinBitsV4 and MinBitsV6 are the widest networks a list may block: a

@@ -94,7 +94,7 @@ pool.example
 	if len(ps) != 3 || ps[0].String() != "192.0.2.0/24" || ps[1].String() != "2001:db8::1/128" || ps[2].String() != "198.51.100.1/32" {
 		t.Errorf("prefixes %v", ps)
 	}
-	for _, line := range []string{"two words here\n", "||/ads/*.js\n", "0.0.0.0 bad..name\n"} {
+	for _, line := range []string{"two words here\n", "||bad..name^\n", "0.0.0.0 bad..name\n", "/ads/*.js\n", "x.example##.ad\n"} {
 		p, err := ParseList(strings.NewReader("ok.example\n"+line+"also-ok.example\n"), "feed.txt")
 		if err != nil || len(p.Bad) != 1 || !strings.HasPrefix(p.Bad[0], "feed.txt:2: ") || len(p.Domains) != 2 || p.Lines != 3 || p.BadLines != 1 {
 			t.Errorf("%q: %+v err %v; want the line skipped and named, the rest kept", line, p, err)
@@ -389,4 +389,43 @@ func FuzzNormalizeDomain(f *testing.F) {
 			t.Fatalf("intel.NormalizeDomain(%q) = %q, blocklist says %q", s, got, d)
 		}
 	})
+}
+
+// Adblock/nocoin lists: "||host^" rules (with options, for names and
+// addresses) are entries; URL patterns, wildcards, exceptions and
+// element-hiding rules are valid but block less than a domain, so they
+// are counted as ignored, never widened into a domain block and never bad.
+func TestParseListAdblock(t *testing.T) {
+	in := strings.Join([]string{
+		"[Adblock Plus 2.0]",
+		"! Title: test",
+		"||23.83.114.131^$third-party",
+		"||coinimp.com$third-party",
+		"||authedwebmine.cz^$third-party,domain=~webmine.cz",
+		"||go.megabanners.cf^$websocket",
+		"||minero-proxy-*.now.sh^$third-party", // wildcard
+		"||cdn.example/miner.js",               // a path on a shared host
+		"/coinhive.min.js",
+		"-monero-miner-",
+		"@@||good.example^",
+		"site.example##+js(aopr, miner)", // names the site the filter runs on
+		"a.example,b.example#@#.ad",
+		"$websocket,domain=x.example|y.example",
+		".info^$domain=sleeptimer.org",
+		"?proxy=wss://$script,websocket",
+		"||bad..name^",
+	}, "\n") + "\n"
+	p, err := ParseList(strings.NewReader(in), "nocoin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Domains, []string{"coinimp.com", "authedwebmine.cz", "go.megabanners.cf"}) {
+		t.Errorf("domains %v", p.Domains)
+	}
+	if got := strs(p.Prefixes); !slices.Equal(got, []string{"23.83.114.131/32"}) {
+		t.Errorf("prefixes %v", got)
+	}
+	if p.Ignored != 10 || p.BadLines != 1 || !strings.HasPrefix(p.Bad[0], "nocoin:17: ") {
+		t.Errorf("ignored %d, bad %d %v", p.Ignored, p.BadLines, p.Bad)
+	}
 }

@@ -157,7 +157,8 @@ func TestDnsmasqBlocksPools(t *testing.T) {
 // from ../shared (test input only: AGPL data is never embedded) into one
 // list and has nft accept it.
 func TestRealFeeds(t *testing.T) {
-	files := []string{"coinblocker-2018/list.txt", "coinblocker-2018/hosts", "coinblocker-2018/MiningServerIPList.txt", "nocoin-hosts.txt"}
+	files := []string{"coinblocker-2018/list.txt", "coinblocker-2018/hosts", "coinblocker-2018/MiningServerIPList.txt", "nocoin-hosts.txt",
+		"coinblocker-2018/list_browser.txt", "nocoin-nocoin.txt", "nocoin-nocoin-ublock.txt"}
 	dir := sharedIntel(t, files[0])
 	l := FromIntel(intel.MustLoad())
 	for _, f := range files {
@@ -170,6 +171,7 @@ func TestRealFeeds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		t.Logf("%s: %d lines, %d entries, %d bad, %d adblock rules ignored", f, p.Lines, len(p.Domains)+len(p.Prefixes), p.BadLines, p.Ignored)
 		if p.BadLines > p.Lines/100 {
 			t.Errorf("%s: %d of %d lines unreadable, e.g. %v", f, p.BadLines, p.Lines, p.Bad[:min(3, len(p.Bad))])
 		}

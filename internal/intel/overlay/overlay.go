@@ -138,6 +138,9 @@ func Parse(r io.Reader, name, category string, now time.Time, maxSize int64) ([]
 	if more := p.BadLines - len(p.Bad); more > 0 {
 		bad = append(bad, fmt.Sprintf("%s: %d more bad lines", name, more))
 	}
+	if p.Ignored > 0 {
+		bad = append(bad, fmt.Sprintf("%s: %d adblock rules that block less than a whole domain (URL paths, patterns, page elements, exceptions)", name, p.Ignored))
+	}
 	if err != nil {
 		return nil, bad, err
 	}
