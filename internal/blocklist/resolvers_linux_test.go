@@ -24,8 +24,9 @@ func freePort(t *testing.T) int {
 	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
-// startDaemon runs a resolver in the foreground until the test ends.
-func startDaemon(t *testing.T, name string, args ...string) {
+// startDaemon runs a resolver in the foreground until the test ends and
+// returns the file its output goes to.
+func startDaemon(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	log := filepath.Join(t.TempDir(), "log")
@@ -46,6 +47,7 @@ func startDaemon(t *testing.T, name string, args ...string) {
 			t.Logf("%s output:\n%s", name, b)
 		}
 	})
+	return log
 }
 
 // upstream starts a dnsmasq on loopback that answers every A query with
@@ -192,7 +194,17 @@ zone "rpz.minerguard" { type primary; file "%[4]s"; allow-query { none; }; };
 		t.Fatal(err)
 	}
 	run(t, tool(t, "named-checkconf"), conf)
-	startDaemon(t, bin, "-g", "-4", "-c", conf)
+	log := startDaemon(t, bin, "-g", "-4", "-c", conf)
+	// named answers before its policy zones are in force; wait for it.
+	for i := 0; ; i++ {
+		if b, _ := os.ReadFile(log); strings.Contains(string(b), "rpz.minerguard: reload done: success") {
+			break
+		}
+		if i == 100 {
+			t.Fatal("named never put the RPZ zone in force")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	server := fmt.Sprintf("127.0.0.1:%d", port)
 	for _, tc := range []struct{ name, want string }{
 		{"extra-pool.example", "rcode 3"},
