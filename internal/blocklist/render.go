@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -22,8 +23,11 @@ var Formats = []Format{
 	{"dnsmasq", "dnsmasq address=/NAME/ lines answering 0.0.0.0 and :: for a name and its subdomains", renderDnsmasq},
 	{"unbound", "Unbound server: local-zone always_nxdomain for each name and its subdomains (include: FILE)", renderUnbound},
 	{"rpz", "BIND response-policy zone answering NXDOMAIN for each name and its subdomains", renderRPZ},
-	{"domains", "plain domain list, one per line (Palo Alto/Fortinet external dynamic lists)", renderDomains},
-	{"ips", "plain address/network list, one per line (external dynamic lists)", renderIPs},
+	{"domains", "plain domain list, one name per line (each name stands for its subdomains too)", renderDomains},
+	{"ips", "plain address/network list, one per line", renderIPs},
+	{"edl-ip", "external dynamic list, IP type (Palo Alto, FortiGate IP threat feed): addresses and CIDRs, IPv4 and IPv6, one per line", renderIPs},
+	{"edl-domain", "external dynamic list, domain type (Palo Alto, FortiGate domain threat feed): NAME and *.NAME per pool, so subdomains match", renderEDLDomain},
+	{"edl-url", "external dynamic list, URL type (Palo Alto URL list, FortiGate URL threat feed): NAME/ and *.NAME/ per pool, no scheme", renderEDLURL},
 	{"ipset", "ipset restore input: hash:net sets minerguard-pool4/minerguard-pool6 (ipset restore < FILE)", renderIpset},
 	{"iptables", "iptables-restore input for the filter table: a MINERGUARD chain on OUTPUT and FORWARD (IPv4; mining ports too)", renderIptables},
 	{"ip6tables", "ip6tables-restore input, the IPv6 counterpart of iptables", renderIp6tables},
@@ -46,7 +50,13 @@ func FormatNames() []string {
 func Render(w io.Writer, l *List, format string) error {
 	for _, f := range Formats {
 		if f.Name == format {
-			return f.render(w, l)
+			// Buffered: a million lines of small writes to an unbuffered
+			// file or pipe would cost a system call each.
+			bw := bufio.NewWriterSize(w, 256<<10)
+			if err := f.render(bw, l); err != nil {
+				return err
+			}
+			return bw.Flush()
 		}
 	}
 	return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(FormatNames(), ", "))
@@ -60,6 +70,46 @@ type ew struct {
 func (e *ew) printf(format string, a ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}
+
+// lines writes tmpl once per value with every "%s" replaced by it: the
+// per-entry loops, without fmt's cost per line (a million domains).
+func (e *ew) lines(tmpl string, values []string) {
+	parts := strings.Split(tmpl, "%s")
+	for _, v := range values {
+		if e.err != nil {
+			return
+		}
+		for i, p := range parts {
+			if i > 0 {
+				_, e.err = io.WriteString(e.w, v)
+			}
+			_, e.err = io.WriteString(e.w, p)
+		}
+	}
+}
+
+// prefixLines is lines for networks; bare writes a single address
+// without its /32 or /128.
+func (e *ew) prefixLines(tmpl string, ps []netip.Prefix, bare bool) {
+	parts := strings.Split(tmpl, "%s")
+	var buf []byte
+	for _, p := range ps {
+		if e.err != nil {
+			return
+		}
+		if bare && p.IsSingleIP() {
+			buf = p.Addr().AppendTo(buf[:0])
+		} else {
+			buf = p.AppendTo(buf[:0])
+		}
+		for i, part := range parts {
+			if i > 0 {
+				_, e.err = e.w.Write(buf)
+			}
+			_, e.err = io.WriteString(e.w, part)
+		}
 	}
 }
 
@@ -113,18 +163,17 @@ func renderNft(w io.Writer, l *List) error {
 func renderHosts(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("0.0.0.0 %s\n:: %s\n", d, d)
-	}
+	e.lines("0.0.0.0 %s\n:: %s\n", l.Domains)
 	return e.err
 }
 
 func renderDnsmasq(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("address=/%s/0.0.0.0\naddress=/%s/::\n", d, d)
-	}
+	e.lines("address=/%s/0.0.0.0\naddress=/%s/::\n", l.Domains)
+	// The longest matching domain wins in dnsmasq: "#" sends an allowed
+	// subdomain to the normal upstream servers.
+	e.lines("server=/%s/#\n", l.Exceptions)
 	return e.err
 }
 
@@ -132,9 +181,10 @@ func renderUnbound(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("server:\n")
-	for _, d := range l.Domains {
-		e.printf("\tlocal-zone: \"%s.\" always_nxdomain\n", d)
-	}
+	e.lines("\tlocal-zone: \"%s.\" always_nxdomain\n", l.Domains)
+	// Unbound uses the closest enclosing local zone: a transparent one
+	// below a blocked zone resolves normally.
+	e.lines("\tlocal-zone: \"%s.\" always_transparent\n", l.Exceptions)
 	return e.err
 }
 
@@ -142,29 +192,42 @@ func renderRPZ(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, ";", l)
 	e.printf("$TTL 300\n@ IN SOA localhost. hostmaster.localhost. ( 1 3600 600 86400 300 )\n@ IN NS localhost.\n")
-	for _, d := range l.Domains {
-		e.printf("%s CNAME .\n*.%s CNAME .\n", d, d)
-	}
+	e.lines("%s CNAME .\n*.%s CNAME .\n", l.Domains)
+	// The most specific trigger in a policy zone wins: passthru rules for
+	// allowed subdomains override the wildcard above them.
+	e.lines("%s CNAME rpz-passthru.\n*.%s CNAME rpz-passthru.\n", l.Exceptions)
 	return e.err
 }
 
 func renderDomains(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, d := range l.Domains {
-		e.printf("%s\n", d)
-	}
+	e.lines("%s\n", l.Domains)
+	return e.err
+}
+
+// renderEDLDomain writes both NAME and *.NAME: an EDL domain entry
+// matches that name only, and "*." is how both vendors express "and every
+// subdomain". EDLs take no comments or exceptions (those are set on the
+// firewall), so the file is entries only.
+func renderEDLDomain(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	e.lines("%s\n*.%s\n", l.Domains)
+	return e.err
+}
+
+// renderEDLURL writes NAME/ and *.NAME/: without the trailing slash a URL
+// list entry is a prefix, and "pool.example" would also match
+// "pool.example.other.net".
+func renderEDLURL(w io.Writer, l *List) error {
+	e := &ew{w: w}
+	e.lines("%s/\n*.%s/\n", l.Domains)
 	return e.err
 }
 
 func renderIPs(w io.Writer, l *List) error {
 	e := &ew{w: w}
-	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
-		if p.IsSingleIP() {
-			e.printf("%s\n", p.Addr())
-		} else {
-			e.printf("%s\n", p)
-		}
-	}
+	e.prefixLines("%s\n", l.V4, true)
+	e.prefixLines("%s\n", l.V6, true)
 	return e.err
 }
 
@@ -172,21 +235,15 @@ func renderIpset(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("create minerguard-pool4 hash:net family inet -exist\nflush minerguard-pool4\n")
-	for _, p := range l.V4 {
-		e.printf("add minerguard-pool4 %s\n", p)
-	}
+	e.prefixLines("add minerguard-pool4 %s\n", l.V4, false)
 	e.printf("create minerguard-pool6 hash:net family inet6 -exist\nflush minerguard-pool6\n")
-	for _, p := range l.V6 {
-		e.printf("add minerguard-pool6 %s\n", p)
-	}
+	e.prefixLines("add minerguard-pool6 %s\n", l.V6, false)
 	return e.err
 }
 
 func iptablesRules(e *ew, l *List, nets []netip.Prefix) {
 	e.printf("*filter\n:MINERGUARD - [0:0]\n-A OUTPUT -j MINERGUARD\n-A FORWARD -j MINERGUARD\n")
-	for _, p := range nets {
-		e.printf("-A MINERGUARD -d %s -m comment --comment \"minerguard: mining pool\" -j DROP\n", p)
-	}
+	e.prefixLines("-A MINERGUARD -d %s -m comment --comment \"minerguard: mining pool\" -j DROP\n", nets, false)
 	for _, port := range l.Ports {
 		e.printf("-A MINERGUARD -p tcp --dport %d -m comment --comment \"minerguard: mining port\" -j DROP\n", port)
 	}
@@ -210,13 +267,14 @@ func renderIp6tables(w io.Writer, l *List) error {
 func renderSquid(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
-	for _, d := range l.Domains {
-		e.printf("acl minerguard_pools dstdomain .%s\n", d)
-	}
-	for _, p := range append(append([]netip.Prefix{}, l.V4...), l.V6...) {
-		e.printf("acl minerguard_pool_nets dst %s\n", p)
-	}
-	if len(l.Domains) > 0 {
+	e.lines("acl minerguard_pools dstdomain .%s\n", l.Domains)
+	e.lines("acl minerguard_allow dstdomain .%s\n", l.Exceptions)
+	e.prefixLines("acl minerguard_pool_nets dst %s\n", l.V4, false)
+	e.prefixLines("acl minerguard_pool_nets dst %s\n", l.V6, false)
+	switch {
+	case len(l.Domains) > 0 && len(l.Exceptions) > 0:
+		e.printf("http_access deny minerguard_pools !minerguard_allow\n")
+	case len(l.Domains) > 0:
 		e.printf("http_access deny minerguard_pools\n")
 	}
 	if len(l.V4)+len(l.V6) > 0 {
@@ -229,19 +287,13 @@ func renderMikrotik(w io.Writer, l *List) error {
 	e := &ew{w: w}
 	header(e, "#", l)
 	e.printf("/ip firewall address-list\nremove [find list=minerguard-pools]\n")
-	for _, p := range l.V4 {
-		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
-	}
-	for _, d := range l.Domains {
-		// RouterOS resolves names in address lists itself.
-		e.printf("add list=minerguard-pools address=%s comment=minerguard\n", d)
-	}
+	e.prefixLines("add list=minerguard-pools address=%s comment=minerguard\n", l.V4, false)
+	// RouterOS resolves names in address lists itself.
+	e.lines("add list=minerguard-pools address=%s comment=minerguard\n", l.Domains)
 	e.printf("/ip firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
 	if len(l.V6) > 0 {
 		e.printf("/ipv6 firewall address-list\nremove [find list=minerguard-pools]\n")
-		for _, p := range l.V6 {
-			e.printf("add list=minerguard-pools address=%s comment=minerguard\n", p)
-		}
+		e.prefixLines("add list=minerguard-pools address=%s comment=minerguard\n", l.V6, false)
 		e.printf("/ipv6 firewall filter\nremove [find comment=minerguard]\nadd chain=forward dst-address-list=minerguard-pools action=drop comment=minerguard\n")
 	}
 	return e.err

@@ -89,22 +89,22 @@ func TestFormatsAcceptedByTools(t *testing.T) {
 		run(t, bin, conf)
 	})
 	// hosts, domains and ips read back into the same list.
-	for _, f := range []string{"hosts", "domains", "ips"} {
+	for _, f := range []string{"hosts", "domains", "ips", "edl-domain", "edl-ip"} {
 		t.Run(f, func(t *testing.T) {
 			b, err := os.ReadFile(render(t, l, f))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ds, ps, bad, err := ParseList(bytes.NewReader(b), f)
-			if err != nil || len(bad) > 0 {
-				t.Fatal(err, bad)
+			p, err := ParseList(bytes.NewReader(b), f)
+			if err != nil || len(p.Bad) > 0 {
+				t.Fatal(err, p.Bad)
 			}
 			back := &List{}
-			back.Add(ds, ps)
-			if f != "ips" && strings.Join(back.Domains, " ") != strings.Join(l.Domains, " ") {
+			back.Add(p.Domains, p.Prefixes)
+			if !strings.HasSuffix(f, "ips") && f != "edl-ip" && strings.Join(back.Domains, " ") != strings.Join(l.Domains, " ") {
 				t.Errorf("domains differ after a round trip")
 			}
-			if f == "ips" && fmt.Sprint(back.V4, back.V6) != fmt.Sprint(l.V4, l.V6) {
+			if (f == "ips" || f == "edl-ip") && fmt.Sprint(back.V4, back.V6) != fmt.Sprint(l.V4, l.V6) {
 				t.Errorf("networks differ: %v %v, want %v %v", back.V4, back.V6, l.V4, l.V6)
 			}
 		})
@@ -157,26 +157,25 @@ func TestDnsmasqBlocksPools(t *testing.T) {
 // from ../shared (test input only: AGPL data is never embedded) into one
 // list and has nft accept it.
 func TestRealFeeds(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "data", "intel")
-	files := []string{"coinblocker-2018/list.txt", "coinblocker-2018/hosts", "coinblocker-2018/MiningServerIPList.txt", "nocoin-hosts.txt"}
-	if _, err := os.Stat(filepath.Join(dir, files[0])); err != nil {
-		t.Skipf("shared data not present: %v", err)
-	}
+	files := []string{"coinblocker-2018/list.txt", "coinblocker-2018/hosts", "coinblocker-2018/MiningServerIPList.txt", "nocoin-hosts.txt",
+		"coinblocker-2018/list_browser.txt", "nocoin-nocoin.txt", "nocoin-nocoin-ublock.txt"}
+	dir := sharedIntel(t, files[0])
 	l := FromIntel(intel.MustLoad())
 	for _, f := range files {
 		fh, err := os.Open(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, ps, bad, err := ParseList(fh, f)
+		p, err := ParseList(fh, f)
 		fh.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if len(bad) > len(ds)/100 {
-			t.Errorf("%s: %d of %d lines unreadable, e.g. %v", f, len(bad), len(ds), bad[:min(3, len(bad))])
+		t.Logf("%s: %d lines, %d entries, %d bad, %d adblock rules ignored", f, p.Lines, len(p.Domains)+len(p.Prefixes), p.BadLines, p.Ignored)
+		if p.BadLines > p.Lines/100 {
+			t.Errorf("%s: %d of %d lines unreadable, e.g. %v", f, p.BadLines, p.Lines, p.Bad[:min(3, len(p.Bad))])
 		}
-		l.Add(ds, ps)
+		l.Add(p.Domains, p.Prefixes)
 	}
 	if len(l.Domains) < 500 || len(l.V4) < 10 {
 		t.Fatalf("only %d domains and %d IPv4 networks from the feeds", len(l.Domains), len(l.V4))
@@ -273,4 +272,19 @@ func TestScriptFormats(t *testing.T) {
 			t.Errorf("%s: old rules are not removed before new ones are added", f)
 		}
 	}
+}
+
+// sharedIntel finds shared/data/intel in a parent directory (the main
+// checkout and the worktrees sit at different depths) or skips.
+func sharedIntel(t *testing.T, probe string) string {
+	t.Helper()
+	dir := filepath.Join("shared", "data", "intel")
+	for range 5 {
+		dir = filepath.Join("..", dir)
+		if _, err := os.Stat(filepath.Join(dir, probe)); err == nil {
+			return dir
+		}
+	}
+	t.Skip("shared/data/intel not present in a parent directory")
+	return ""
 }

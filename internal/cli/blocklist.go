@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minerguard/minerguard/internal/blocklist"
-	"github.com/minerguard/minerguard/internal/intel"
 )
 
 func newBlocklistCmd() *cobra.Command {
@@ -19,16 +18,18 @@ func newBlocklistCmd() *cobra.Command {
 	)
 	var help strings.Builder
 	for _, f := range blocklist.Formats {
-		fmt.Fprintf(&help, "  %-9s %s\n", f.Name, f.Desc)
+		fmt.Fprintf(&help, "  %-10s %s\n", f.Name, f.Desc)
 	}
 	cmd := &cobra.Command{
 		Use:   "blocklist",
 		Short: "Export mining pools as block lists for firewalls and resolvers",
 		Long: "blocklist writes the pool domains, networks and mining ports minerguard knows\n" +
-			"(embedded intel plus --add lists) in a format a firewall or resolver loads.\n\nFormats:\n" + help.String(),
+			"(embedded intel, the feeds and allowlist kept by `minerguard intel`, and --add\n" +
+			"lists) in a format a firewall or resolver loads. The allowlist always wins:\n" +
+			"allowed subdomains of listed pools become exceptions in the resolver formats.\n\nFormats:\n" + help.String(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, stateDir, true)
 			if err != nil {
 				return err
 			}
@@ -38,20 +39,19 @@ func newBlocklistCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--add: %w", err)
 				}
-				ds, ps, bad, err := blocklist.ParseList(f, path)
+				p, err := blocklist.ParseList(f, path)
 				f.Close()
+				if err == nil {
+					err = p.Sane(path)
+				}
 				if err != nil {
 					return fmt.Errorf("--add: %w", err)
 				}
-				for _, b := range bad {
-					fmt.Fprintf(cmd.ErrOrStderr(), "minerguard: skipped %s\n", b)
-				}
-				l.Add(ds, ps)
+				reportSkipped(cmd.ErrOrStderr(), p.Bad, p.BadLines)
+				l.Add(p.Domains, p.Prefixes)
 			}
-			// Last, so the allowlist wins over every source.
-			if err := applyOverlays(l, stateDir); err != nil {
-				return fmt.Errorf("--state-dir: %w", err)
-			}
+			// Last, so the allowlist wins over --add lists too.
+			l.ApplyAllow(db.AllowList())
 			var w io.Writer = cmd.OutOrStdout()
 			if output != "" {
 				f, err := os.Create(output)
@@ -75,4 +75,14 @@ func newBlocklistCmd() *cobra.Command {
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
 	cmd.Flags().StringSliceVar(&add, "add", nil, "extra lists to merge (plain domains/addresses/CIDRs, hosts files, adblock ||name^ rules)")
 	return cmd
+}
+
+// reportSkipped names the skipped lines of a list on stderr.
+func reportSkipped(w io.Writer, bad []string, total int) {
+	for _, b := range bad {
+		fmt.Fprintf(w, "minerguard: skipped %s\n", b)
+	}
+	if total > len(bad) {
+		fmt.Fprintf(w, "minerguard: skipped %d more bad lines\n", total-len(bad))
+	}
 }

@@ -113,7 +113,7 @@ func TestChecksAndVersion(t *testing.T) {
 
 func TestBlocklistCommand(t *testing.T) {
 	feed := filepath.Join(t.TempDir(), "feed.txt")
-	if err := os.WriteFile(feed, []byte("new-pool.example\n192.0.2.9\nnot a line\n"), 0o644); err != nil {
+	if err := os.WriteFile(feed, []byte("new-pool.example\n192.0.2.9\nnot a line\n"+strings.Repeat("new-pool.example\n", 9)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out, stderr := run(t, "blocklist", "--format", "dnsmasq", "--add", feed)

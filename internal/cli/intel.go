@@ -3,16 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
-	"os"
+	"slices"
+	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/intel/overlay"
 )
@@ -30,25 +29,30 @@ func newIntelCmd() *cobra.Command {
 
 	var from, source, category string
 	var force bool
+	var maxSize int64
 	fetch := func(ctx context.Context) ([]overlay.Entry, []string, error) {
-		r, err := openFeed(ctx, from)
-		if err != nil {
-			return nil, nil, err
+		if !slices.Contains(overlay.Categories, category) {
+			return nil, nil, fmt.Errorf("--category %q: want one of %s", category, strings.Join(overlay.Categories, ", "))
 		}
-		defer r.Close()
-		return overlay.Parse(r, from, category, time.Now())
+		return overlay.Fetcher{MaxSize: maxSize}.Fetch(ctx, from, category, time.Now())
 	}
 	update := &cobra.Command{
 		Use:   "update --from FILE|URL",
-		Short: "Add or refresh a feed (plain, hosts, adblock lists or minerguard JSON); atomic, refuses a list that shrank by half unless --force",
-		Args:  cobra.NoArgs,
+		Short: "Add or refresh a feed (plain, hosts, adblock lists or minerguard JSON); atomic, refuses a broken list or one that shrank by half unless --force",
+		Long: `update reads a feed and stores it as one source under --state-dir. The old
+feed stays intact unless the new one passes every check: it must be a list
+(not an HTML page or binary data), arrive whole (a download cut short is an
+error), stay under --max-size, have at most 10% unreadable lines (each one is
+named on stderr), and keep at least half of the previous entries (--force
+accepts a shrink). Entries that would block too much (public suffixes such as
+co.uk, networks wider than /16 or /32, loopback and other special addresses)
+are skipped as bad lines.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, bad, err := fetch(cmd.Context())
+			reportSkipped(cmd.ErrOrStderr(), bad, len(bad))
 			if err != nil {
-				return err
-			}
-			for _, b := range bad {
-				fmt.Fprintf(cmd.ErrOrStderr(), "minerguard: skipped %s\n", b)
+				return fmt.Errorf("%w (the stored feed is unchanged)", err)
 			}
 			s := store()
 			old, err := s.Load(source)
@@ -69,7 +73,8 @@ func newIntelCmd() *cobra.Command {
 		Short: "Show what an update would add and remove, without changing anything",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, _, err := fetch(cmd.Context())
+			entries, bad, err := fetch(cmd.Context())
+			reportSkipped(cmd.ErrOrStderr(), bad, len(bad))
 			if err != nil {
 				return err
 			}
@@ -92,10 +97,54 @@ func newIntelCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{update, diff} {
 		c.Flags().StringVar(&from, "from", "", "feed file or http(s) URL")
 		c.Flags().StringVar(&source, "source", "local", "name of the feed (one file per source)")
-		c.Flags().StringVar(&category, "category", "pool", "category of the entries: pool, proxy, browser-miner, dropper")
+		c.Flags().StringVar(&category, "category", "pool", "category of the entries: "+strings.Join(overlay.Categories, ", "))
+		c.Flags().Int64Var(&maxSize, "max-size", overlay.DefaultMaxSize, "refuse a feed larger than this many bytes")
 		c.MarkFlagRequired("from")
 	}
 	update.Flags().BoolVar(&force, "force", false, "accept a list that shrank by more than half")
+
+	sources := &cobra.Command{
+		Use:   "sources",
+		Short: "List the intel sources: the embedded set and every feed, with counts per category and last update",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := intel.Load()
+			if err != nil {
+				return err
+			}
+			s := store()
+			feeds, err := s.Feeds()
+			if err != nil {
+				return err
+			}
+			allow, err := s.AllowEntries()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SOURCE\tDOMAINS\tNETWORKS\tCATEGORIES\tUPDATED\tFROM")
+			cats := map[string]int{}
+			for _, d := range db.Domains {
+				cats[d.Category]++
+			}
+			fmt.Fprintf(tw, "embedded\t%d\t%d\t%s\t%s\tintel %s\n", len(db.Domains), len(db.IPs), categoryCounts(cats), db.Manifest.Updated, db.Manifest.Version)
+			for _, f := range feeds {
+				cats := map[string]int{}
+				nd, nn := 0, 0
+				for _, e := range f.Entries {
+					cats[e.Category]++
+					if e.Kind == "domain" {
+						nd++
+					} else {
+						nn++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", f.Source, nd, nn, categoryCounts(cats), f.Updated.Format(time.RFC3339), f.From)
+			}
+			fmt.Fprintf(tw, "allowlist\t%d entries\t\t\t\t%s\n", len(allow), s.Dir+"/allow.txt")
+			return tw.Flush()
+		},
+	}
 
 	lookup := &cobra.Command{
 		Use:   "lookup NAME|IP",
@@ -146,98 +195,83 @@ func newIntelCmd() *cobra.Command {
 			return nil
 		},
 	}
+	var remove bool
+	var note string
 	allow := &cobra.Command{
-		Use:   "allow NAME|CIDR",
-		Short: "Add a domain (with its subdomains) or network to the allowlist, which always wins",
-		Args:  cobra.ExactArgs(1),
+		Use:   "allow [--remove] [NAME|CIDR]",
+		Short: "Add a domain (with its subdomains) or network to the allowlist, which always wins; --remove takes it off; no argument lists it",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := store().Allow(args[0])
+			w := cmd.OutOrStdout()
+			s := store()
+			if len(args) == 0 {
+				if remove {
+					return fmt.Errorf("--remove: name the domain or network to remove")
+				}
+				es, err := s.AllowEntries()
+				if err != nil {
+					return err
+				}
+				for _, e := range es {
+					added := "-"
+					if !e.Added.IsZero() {
+						added = e.Added.Format(time.DateOnly)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\n", e.Value, added, e.Note)
+				}
+				return nil
+			}
+			if remove {
+				v, err := s.Unallow(args[0])
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(w, "removed %s from the allowlist\n", v)
+				return err
+			}
+			v, err := s.Allow(args[0], note, time.Now())
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "allowlisted %s\n", v)
+			_, err = fmt.Fprintf(w, "allowlisted %s\n", v)
 			return err
 		},
 	}
-	cmd.AddCommand(update, diff, lookup, allow)
+	allow.Flags().BoolVar(&remove, "remove", false, "remove NAME|CIDR from the allowlist")
+	allow.Flags().StringVar(&note, "note", "", "why it is allowed (kept in allow.txt)")
+	cmd.AddCommand(update, diff, sources, lookup, allow)
 	return cmd
 }
 
-// openFeed opens a feed file or downloads it (bounded, with a deadline).
-func openFeed(ctx context.Context, from string) (io.ReadCloser, error) {
-	if !strings.HasPrefix(from, "http://") && !strings.HasPrefix(from, "https://") {
-		return os.Open(from)
+// loadIntel is the intel scan, net and blocklist use: the embedded set
+// plus the feeds and allowlist `minerguard intel` keeps in dir. When the
+// stored state cannot be read, strict commands fail; the others warn and
+// go on with the embedded set (a broken feed file must not stop a scan).
+func loadIntel(cmd *cobra.Command, dir string, strict bool) (*intel.DB, error) {
+	db, err := overlay.LoadIntel(dir)
+	if err == nil {
+		return db, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
-	if err != nil {
-		cancel()
+	if strict {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("%s: %w", from, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("%s: %s", from, resp.Status)
-	}
-	// Read it whole now: a connection that breaks mid-way is an error
-	// before anything is stored, never a truncated feed.
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	resp.Body.Close()
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("%s: download: %w", from, err)
-	}
-	if resp.ContentLength > 0 && int64(len(b)) != resp.ContentLength {
-		return nil, fmt.Errorf("%s: download cut short (%d of %d bytes)", from, len(b), resp.ContentLength)
-	}
-	return io.NopCloser(strings.NewReader(string(b))), nil
+	fmt.Fprintf(cmd.ErrOrStderr(), "minerguard: warning: %v; using the embedded intel only\n", err)
+	return intel.Load()
 }
 
-// applyOverlays adds stored feeds to a block list and removes what the
-// allowlist covers.
-func applyOverlays(l *blocklist.List, stateDir string) error {
-	s := overlay.Store{Dir: stateDir}
-	feeds, err := s.Feeds()
-	if err != nil {
-		return err
+// categoryCounts renders {"pool": 3, "proxy": 1} as "pool 3, proxy 1".
+func categoryCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	for _, f := range feeds {
-		var ds []string
-		var ps []netip.Prefix
-		for _, e := range f.Entries {
-			if e.Kind == "domain" {
-				ds = append(ds, e.Value)
-			} else if p, err := netip.ParsePrefix(e.Value); err == nil {
-				ps = append(ps, p)
-			}
-		}
-		l.Add(ds, ps)
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
-	allow, err := s.Allowed()
-	if err != nil || len(allow) == 0 {
-		return err
+	if len(parts) == 0 {
+		return "-"
 	}
-	var keep []string
-	for _, d := range l.Domains {
-		if _, ok := overlay.Allows(allow, d); !ok {
-			keep = append(keep, d)
-		}
-	}
-	l.Domains = keep
-	filter := func(ps []netip.Prefix) []netip.Prefix {
-		var out []netip.Prefix
-		for _, p := range ps {
-			if _, ok := overlay.Allows(allow, p.String()); !ok {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	l.V4, l.V6 = filter(l.V4), filter(l.V6)
-	return nil
+	return strings.Join(parts, ", ")
 }

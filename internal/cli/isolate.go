@@ -14,7 +14,6 @@ import (
 	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/firewall"
-	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/intel/overlay"
 	"github.com/minerguard/minerguard/internal/isolate"
 )
@@ -64,7 +63,7 @@ none). --status shows what is installed; --dry-run prints the table without appl
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the table that would be installed; change nothing")
 	fl.BoolVar(&f.force, "force", false, "--mode all without --allow; replace an unreadable table; block the address of your own SSH session")
 	fl.StringVar(&f.stateDir, "state-dir", defaultIsolateDir, "where the state for --undo is kept (created 0700)")
-	fl.StringVar(&f.intelDir, "intel-dir", defaultStateDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
+	fl.StringVar(&f.intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine; the allowlist wins)")
 	fl.StringVar(&f.table, "table", firewall.DefaultTable, "nftables table (family inet) minerguard owns")
 	fl.StringVar(&f.netns, "netns", "", "work in this network namespace (/run/netns/NAME, /proc/PID/ns/net of a container) instead of the host's")
 	return cmd
@@ -177,16 +176,14 @@ func isolateRuleset(f isolateFlags) (firewall.Ruleset, []string, error) {
 	if err != nil {
 		return firewall.Ruleset{}, nil, fmt.Errorf("--min-severity: %w", err)
 	}
-	db, err := intel.Load()
+	db, err := overlay.LoadIntel(f.intelDir)
 	if err != nil {
-		return firewall.Ruleset{}, nil, err
+		return firewall.Ruleset{}, nil, fmt.Errorf("--intel-dir: %w", err)
 	}
 	// Pool networks from the intel (feeds included) and its strong mining
 	// ports, with the allowlist applied, exactly as `blocklist` exports them.
 	l := blocklist.FromIntel(db)
-	if err := applyOverlays(l, f.intelDir); err != nil {
-		return firewall.Ruleset{}, nil, fmt.Errorf("--intel-dir: %w", err)
-	}
+	l.ApplyAllow(db.AllowList())
 	allowed, err := overlay.Store{Dir: f.intelDir}.Allowed()
 	if err != nil {
 		return firewall.Ruleset{}, nil, fmt.Errorf("--intel-dir: %w", err)

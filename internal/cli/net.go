@@ -75,7 +75,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			if err != nil {
 				return err
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, o.intelDir, false)
 			if err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ func TestNetCollectSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			addr := freeUDP(t)
 			report := filepath.Join(dir, "report-"+sig.String()+".json")
-			cmd := exec.Command(bin, "net", "collect", "--listen", addr, "--state-dir", dir, "-f", "json", "-o", report)
+			cmd := exec.Command(bin, "net", "collect", "--listen", addr, "--intel-dir", dir, "-f", "json", "-o", report)
 			var stderr syncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {

@@ -26,7 +26,7 @@ type netFlags struct {
 	format, output, failOn, workHours, tz string
 	weekends                              bool
 	leases, inventory, nat                []string
-	geoip, home                           string
+	geoip, home, intelDir                 string
 }
 
 func (o *netFlags) flags(cmd *cobra.Command) {
@@ -38,6 +38,7 @@ func (o *netFlags) flags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.weekends, "weekends", false, "count Saturday and Sunday as working days")
 	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
+	cmd.Flags().StringVar(&o.intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine; the allowlist wins)")
 	cmd.Flags().StringVar(&o.geoip, "geoip", "", "MaxMind-format country database (GeoLite2-Country.mmdb): destinations abroad are marked, weak signals to them raised")
 	cmd.Flags().StringVar(&o.home, "home", "", "ISO country code of the organisation (e.g. CN) for --geoip")
 	cmd.Flags().StringSliceVar(&o.nat, "nat", nil, "NAT logs (conntrack -E -o timestamp, Cisco ASA 305011/305012, FortiGate traffic) to trace public source addresses to inside ones")
@@ -69,11 +70,11 @@ func flowAnalyzer(db *intel.DB, stateDir string) (*flow.Analyzer, error) {
 	s := overlay.Store{Dir: stateDir}
 	feeds, err := s.Feeds()
 	if err != nil {
-		return nil, fmt.Errorf("--state-dir: %w", err)
+		return nil, fmt.Errorf("--intel-dir: %w", err)
 	}
 	allow, err := s.Allowed()
 	if err != nil {
-		return nil, fmt.Errorf("--state-dir: %w", err)
+		return nil, fmt.Errorf("--intel-dir: %w", err)
 	}
 	for _, f := range feeds {
 		for _, e := range f.Entries {
@@ -91,7 +92,6 @@ func flowAnalyzer(db *intel.DB, stateDir string) (*flow.Analyzer, error) {
 
 func newNetFlowsCmd() *cobra.Command {
 	var o netFlags
-	var stateDir string
 	cmd := &cobra.Command{
 		Use:   "flows FILE...",
 		Short: "Find mining hosts in flow records: NetFlow v5/v9, IPFIX, Zeek conn.log, Suricata EVE",
@@ -114,11 +114,11 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			if err != nil {
 				return err
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, o.intelDir, false)
 			if err != nil {
 				return err
 			}
-			a, err := flowAnalyzer(db, stateDir)
+			a, err := flowAnalyzer(db, o.intelDir)
 			if err != nil {
 				return err
 			}
@@ -146,7 +146,6 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
 	return cmd
 }
 
@@ -166,7 +165,7 @@ func decoderWarnings(st flow.Stats, a *flow.Analyzer) []string {
 
 func newNetCollectCmd() *cobra.Command {
 	var o netFlags
-	var stateDir, listen, write string
+	var listen, write string
 	var duration, every time.Duration
 	cmd := &cobra.Command{
 		Use:   "collect",
@@ -184,11 +183,11 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			if err != nil {
 				return err
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, o.intelDir, false)
 			if err != nil {
 				return err
 			}
-			a, err := flowAnalyzer(db, stateDir)
+			a, err := flowAnalyzer(db, o.intelDir)
 			if err != nil {
 				return err
 			}
@@ -237,7 +236,6 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir, "feeds and allowlist kept by `minerguard intel` (missing is fine)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:2055", "UDP address to receive NetFlow/IPFIX on")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	cmd.Flags().DurationVar(&every, "every", time.Minute, "log a summary this often (0: never)")

@@ -41,7 +41,7 @@ func rules(rep findings.Report) []string {
 
 func TestNetFlowsCommand(t *testing.T) {
 	state := t.TempDir()
-	common := []string{"net", "flows", "--state-dir", state, "--work-hours", "08-20", "--tz", "UTC"}
+	common := []string{"net", "flows", "--intel-dir", state, "--work-hours", "08-20", "--tz", "UTC"}
 	leases := writeTemp(t, "1795000000 aa:bb:cc:00:00:23 10.0.0.23 lab-pc23 *\n")
 	inv := writeTemp(t, "ip,hostname,owner,department,location,contact\n10.0.0.23,lab-pc23,Dr. Wang,Chemistry,Building 5 room 12,wang@example.edu\n")
 	code, out, stderr := run(t, append(common, "--format", "json", "--leases", leases, "--inventory", inv, flowFixture("zeek/conn.log"))...)
@@ -83,7 +83,7 @@ func TestNetFlowsCommand(t *testing.T) {
 	// A feed in the state directory makes the EVE destination a pool; the
 	// allowlist takes it back.
 	s := overlay.Store{Dir: state}
-	entries, _, err := overlay.Parse(strings.NewReader("203.0.113.0/24\n"), "campus.txt", "pool", time.Now())
+	entries, _, err := overlay.Parse(strings.NewReader("203.0.113.0/24\n"), "campus.txt", "pool", time.Now(), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestNetFlowsCommand(t *testing.T) {
 	if got := rules(decodeReport(t, out)); len(got) != 1 || got[0] != "net.flow_pool_ip 10.0.0.50->203.0.113.77:4444" {
 		t.Errorf("with feed: %v", got)
 	}
-	if _, err := s.Allow("203.0.113.0/24"); err != nil {
+	if _, err := s.Allow("203.0.113.0/24", "test", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, out, _ = run(t, append(common, "-f", "json", flowFixture("eve/eve.json"))...)
@@ -150,7 +150,7 @@ func TestNetCollectCommand(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, out, stderr := run(t, "net", "collect", "--listen", addr, "--duration", "2s", "--every", "500ms", "--state-dir", t.TempDir(), "--write", keep, "-f", "json")
+		code, out, stderr := run(t, "net", "collect", "--listen", addr, "--duration", "2s", "--every", "500ms", "--intel-dir", t.TempDir(), "--write", keep, "-f", "json")
 		done <- result{code, out, stderr}
 	}()
 	time.Sleep(500 * time.Millisecond)
@@ -179,7 +179,7 @@ func TestNetCollectCommand(t *testing.T) {
 	if !strings.Contains(r.stderr, "flow summary") || !strings.Contains(r.stderr, "malformed flow datagram") {
 		t.Errorf("log:\n%s", r.stderr)
 	}
-	_, out, _ := run(t, "net", "flows", "--state-dir", t.TempDir(), "-f", "json", keep)
+	_, out, _ := run(t, "net", "flows", "--intel-dir", t.TempDir(), "-f", "json", keep)
 	if again := rules(decodeReport(t, out)); fmt.Sprint(again) != fmt.Sprint(got) {
 		t.Errorf("--write file reads back to %v, want %v", again, got)
 	}
@@ -194,7 +194,7 @@ func TestNetNATTrace(t *testing.T) {
 	nat := writeTemp(t, "[1795000000.250000]\t    [NEW] tcp      6 120 SYN_SENT src=10.0.0.23 dst=198.51.100.20 sport=41234 dport=3333 [UNREPLIED] src=198.51.100.20 dst=203.0.113.1 sport=3333 dport=61000\n"+
 		"[1795007400.000000]\t[DESTROY] tcp      6 src=10.0.0.23 dst=198.51.100.20 sport=41234 dport=3333 src=198.51.100.20 dst=203.0.113.1 sport=3333 dport=61000\n")
 	inv := writeTemp(t, "ip,hostname,owner,department,location,contact\n10.0.0.23,lab-pc23,Dr. Wang,Chemistry,Building 5 room 12,wang@example.edu\n")
-	code, out, stderr := run(t, "net", "flows", "--state-dir", t.TempDir(), "--format", "json", "--nat", nat, "--inventory", inv, conn)
+	code, out, stderr := run(t, "net", "flows", "--intel-dir", t.TempDir(), "--format", "json", "--nat", nat, "--inventory", inv, conn)
 	if code != ExitFindings {
 		t.Fatalf("exit %d %s", code, stderr)
 	}
@@ -226,7 +226,7 @@ func TestNetForeignDestinations(t *testing.T) {
 	conn := writeTemp(t, "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\n"+
 		"1795000100.000000\tC1\t10.0.0.23\t50000\t198.51.100.20\t6666\ttcp\t-\t7200.0\t40800\t130000\tSF\n"+
 		"1795000100.000000\tC2\t10.0.0.24\t50001\t203.0.113.20\t6666\ttcp\t-\t7200.0\t40800\t130000\tSF\n")
-	code, out, stderr := run(t, "net", "flows", "--state-dir", t.TempDir(), "--format", "json", "--fail-on", "none", "--geoip", db, "--home", "CN", conn)
+	code, out, stderr := run(t, "net", "flows", "--intel-dir", t.TempDir(), "--format", "json", "--fail-on", "none", "--geoip", db, "--home", "CN", conn)
 	if code != 0 {
 		t.Fatalf("exit %d %s", code, stderr)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minerguard/minerguard/internal/findings"
-	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/report"
 	"github.com/minerguard/minerguard/internal/version"
@@ -41,7 +40,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			if interval <= 0 {
 				return fmt.Errorf("--interval must be positive")
 			}
-			db, err := intel.Load()
+			db, err := loadIntel(cmd, o.intelDir, false)
 			if err != nil {
 				return err
 			}

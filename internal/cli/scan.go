@@ -25,6 +25,7 @@ func newScanCmd() *cobra.Command {
 		sample                       time.Duration
 		noColor, verbose, resolve    bool
 		full                         bool
+		intelDir                     string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -62,7 +63,11 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log, Resolve: resolve, Paths: paths, Full: full})
+			db, err := loadIntel(cmd, intelDir, false)
+			if err != nil {
+				return err
+			}
+			rep, err := scan.Run(cmd.Context(), h, scan.Options{Sample: sample, Only: only, Skip: skip, Log: log, Resolve: resolve, Paths: paths, Full: full, Intel: db})
 			if err != nil {
 				return err
 			}
@@ -108,6 +113,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringSliceVar(&only, "checks", nil, "run only these checks (comma separated; see `minerguard checks`)")
 	f.StringSliceVar(&skip, "skip", nil, "do not run these checks")
 	f.BoolVar(&resolve, "resolve", false, "resolve pool names seen in command lines and configs through DNS (off: a lookup of a pool name can trip the network's own alarms; /etc/hosts is always read)")
+	f.StringVar(&intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel`, merged into the embedded intel (missing is fine; the allowlist wins)")
 	f.BoolVar(&noColor, "no-color", false, "no colours in the table")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
 	return cmd

@@ -163,10 +163,16 @@ type DB struct {
 
 	programByName map[string]*Program
 	exactOnly     map[string]bool
-	domainIndex   map[string]*Domain
+	domainIndex   suffixIndex[*Domain]
 	portIndex     map[uint16]*Port
 	flagIndex     map[string]*Flag
 	daemonIndex   map[string]*Daemon
+	ipIndex       *netIndex
+
+	// allow is the allowlist of an overlay (see WithOverlay).
+	allow        []string
+	allowDomains suffixIndex[bool]
+	allowNets    *netIndex
 
 	// fsys and dir are where the set was loaded from, for Section.
 	fsys fs.FS
@@ -270,14 +276,14 @@ func (db *DB) index() error {
 			db.exactOnly[strings.ToLower(n)] = true
 		}
 	}
-	db.domainIndex = map[string]*Domain{}
+	db.domainIndex = newSuffixIndex[*Domain](len(db.Domains))
 	for i := range db.Domains {
 		d := &db.Domains[i]
 		norm := NormalizeDomain(d.Domain)
 		if norm == "" || !strings.Contains(norm, ".") {
 			return fmt.Errorf("intel pools.json: domains[%d]: %q is not a domain", i, d.Domain)
 		}
-		db.domainIndex[norm] = d
+		db.domainIndex.set(norm, d)
 	}
 	for i := range db.IPs {
 		e := &db.IPs[i]
@@ -287,6 +293,11 @@ func (db *DB) index() error {
 		}
 		e.prefix = pfx
 	}
+	db.ipIndex = newNetIndex(len(db.IPs))
+	for i := range db.IPs {
+		db.ipIndex.add(db.IPs[i].prefix, int32(i))
+	}
+	db.ipIndex.done()
 	db.portIndex = map[uint16]*Port{}
 	for i := range db.Ports {
 		p := &db.Ports[i]

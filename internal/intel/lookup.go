@@ -5,6 +5,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // nameSuffixes are stripped from program names before lookup, so
@@ -36,36 +38,62 @@ func (db *DB) Program(name string) (*Program, bool) {
 	return p, ok
 }
 
-// NormalizeDomain lower-cases a name and strips a trailing dot and a
-// leading "*." wildcard.
+// NormalizeDomain lower-cases a name, strips a trailing dot and a leading
+// "*." wildcard, and turns an internationalised name into its punycode
+// form (the form lists and resolvers use); a name IDNA refuses is
+// returned lower-cased as it is, so it simply matches nothing.
 func NormalizeDomain(d string) string {
+	// Fast path: names from captures and logs are nearly always already
+	// lower-case ASCII without a trailing dot; one scan proves it.
+	if d != "" && d[len(d)-1] != '.' && d[0] != '*' && plainLower(d) {
+		return d
+	}
 	d = strings.ToLower(strings.TrimSpace(d))
 	d = strings.TrimSuffix(d, ".")
 	d = strings.TrimPrefix(d, "*.")
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(d); err == nil {
+				return a
+			}
+			break
+		}
+	}
 	return d
 }
 
 // Domain reports whether name is a listed domain or a subdomain of one
-// ("a.pool.example" matches "pool.example"; "notpool.example" does not).
+// ("a.pool.example" matches "pool.example"; "notpool.example" does not)
+// and the allowlist does not cover it.
 func (db *DB) Domain(name string) (*Domain, bool) {
 	n := NormalizeDomain(name)
-	for n != "" {
-		if d, ok := db.domainIndex[n]; ok {
-			return d, true
-		}
-		i := strings.IndexByte(n, '.')
-		if i < 0 {
-			break
-		}
-		n = n[i+1:]
+	d, ok := db.domainIndex.match(n)
+	if !ok || db.allowedDomain(n) {
+		return nil, false
 	}
-	return nil, false
+	return d, true
+}
+
+// plainLower reports whether s has no space, control, upper-case or
+// non-ASCII byte.
+func plainLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		// int8(c) <= ' ' is true for controls, space and bytes >= 0x80.
+		if int8(c) <= ' ' || c-'A' < 26 {
+			return false
+		}
+	}
+	return true
 }
 
 // DomainKeyword returns the mining keyword contained in a domain's labels,
 // a weak hint for names not in the list.
 func (db *DB) DomainKeyword(name string) (string, bool) {
 	n := NormalizeDomain(name)
+	if db.allowedDomain(n) {
+		return "", false
+	}
 	for _, k := range db.Keywords {
 		for _, label := range strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' }) {
 			if strings.Contains(label, k) {
@@ -78,13 +106,14 @@ func (db *DB) DomainKeyword(name string) (string, bool) {
 
 // IP reports whether an address is in a listed pool network.
 func (db *DB) IP(a netip.Addr) (*IPEntry, bool) {
-	a = a.Unmap()
-	for i := range db.IPs {
-		if db.IPs[i].prefix.Contains(a) {
-			return &db.IPs[i], true
-		}
+	i, ok := db.ipIndex.lookup(a)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	if len(db.allow) > 0 && db.allowNets.coversBits(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())) {
+		return nil, false
+	}
+	return &db.IPs[i], true
 }
 
 // Port reports whether port is a known mining port.

@@ -1,9 +1,11 @@
 package overlay
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +13,7 @@ import (
 
 func parse(t *testing.T, s string) []Entry {
 	t.Helper()
-	e, bad, err := Parse(strings.NewReader(s), "feed", "pool", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	e, bad, err := Parse(strings.NewReader(s), "feed", "pool", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 0)
 	if err != nil || len(bad) > 0 {
 		t.Fatal(err, bad)
 	}
@@ -80,13 +82,13 @@ func TestAllowAndLookup(t *testing.T) {
 	if m := Lookup(feeds, "198.51.100.7"); len(m) != 1 {
 		t.Errorf("address lookup: %+v", m)
 	}
-	if _, err := s.Allow("Research.Example."); err != nil {
+	if _, err := s.Allow("Research.Example.", "lab mirror", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Allow("203.0.113.0/28"); err != nil {
+	if _, err := s.Allow("203.0.113.0/28", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Allow("not a thing"); err == nil {
+	if _, err := s.Allow("not a thing", "", time.Now()); err == nil {
 		t.Error("bad allowlist value accepted")
 	}
 	allow, _ := s.Allowed()
@@ -96,7 +98,7 @@ func TestAllowAndLookup(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "allow.txt"))
-	if !strings.Contains(string(b), "research.example\n") {
+	if !strings.Contains(string(b), "research.example  # added ") || !strings.Contains(string(b), ": lab mirror\n") {
 		t.Errorf("allow.txt: %q", b)
 	}
 }
@@ -105,7 +107,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("pool.example\n0.0.0.0 a.example\n||b.example^\n")
 	f.Add(`{"source":"x","entries":[{"value":"A.example","kind":"domain"},{"value":"1.2.3.4","kind":"net"}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		es, _, err := Parse(strings.NewReader(s), "fuzz", "pool", time.Now())
+		es, _, err := Parse(strings.NewReader(s), "fuzz", "pool", time.Now(), 1<<20)
 		if err != nil {
 			return
 		}
@@ -113,6 +115,120 @@ func FuzzParse(f *testing.F) {
 			if e.Kind != "domain" && e.Kind != "net" || e.Value == "" {
 				t.Fatalf("bad entry %+v", e)
 			}
+		}
+	})
+}
+
+func TestParseAllow(t *testing.T) {
+	es, err := ParseAllow([]byte("# header\nA.example  # added 2026-11-02: lab\n\n192.0.2.9 # hand-written\nb.example\n"), "allow.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 3 || es[0].Value != "a.example" || es[0].Note != "lab" || es[0].Added.Format(time.DateOnly) != "2026-11-02" ||
+		es[1].Value != "192.0.2.9/32" || !es[1].Added.IsZero() || es[2].Value != "b.example" {
+		t.Errorf("%+v", es)
+	}
+	if _, err := ParseAllow([]byte("ok.example\n\nbad name\n"), "allow.txt"); err == nil || !strings.Contains(err.Error(), "allow.txt:3:") {
+		t.Errorf("bad line: %v", err)
+	}
+}
+
+func TestParseJSONFeed(t *testing.T) {
+	good := `{"source":"x","entries":[{"value":"A.example","kind":"domain","category":"proxy","first_seen":"2026-01-02T00:00:00Z"},{"value":"192.0.2.4","kind":"net"}]}`
+	es, bad, err := Parse(strings.NewReader(good), "f.json", "pool", time.Now(), 0)
+	if err != nil || len(bad) != 0 || len(es) != 2 {
+		t.Fatal(es, bad, err)
+	}
+	if es[0].Value != "a.example" || es[0].Category != "proxy" || es[0].FirstSeen.Year() != 2026 || es[1].Value != "192.0.2.4/32" || es[1].Category != "pool" {
+		t.Errorf("%+v", es)
+	}
+	for in, want := range map[string]string{
+		`{"entries":[{"value":"a.example","kind":"domain"},{"value":"co.uk","kind":"domain"}]}`:     "1 of 2 entries are invalid",
+		`{"entries":[{"value":"a.example","kind":"domain","category":"evil"}]}`:                     `category "evil"`,
+		`{"entries":[{"value":"a.example","kind":"domain"},{"value":"0.0.0.0/0","kind":"net"},{}]}`: "2 of 3 entries",
+		`{"entries":[{"value":"a.example","kind":"dom`:                                              "f.json: minerguard feed JSON at byte",
+	} {
+		_, _, err := Parse(strings.NewReader(in), "f.json", "pool", time.Now(), 0)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+	// Hundreds of invalid entries: the first 20 named, the rest counted.
+	many := `{"entries":[` + strings.Repeat(`{"value":"co.uk","kind":"domain"},`, 300) + `{"value":"a.example","kind":"domain"}]}`
+	_, bad, err = Parse(strings.NewReader(many), "f.json", "pool", time.Now(), 0)
+	if err == nil || len(bad) != 21 || bad[20] != "f.json: 280 more invalid entries" {
+		t.Errorf("many bad: %v, %d reasons, last %q", err, len(bad), bad[len(bad)-1])
+	}
+	if _, _, err := Parse(strings.NewReader(good), "f.json", "pool", time.Now(), 50); !errors.Is(err, ErrTooBig) {
+		t.Errorf("size cap on JSON: %v", err)
+	}
+}
+
+func FuzzParseAllow(f *testing.F) {
+	f.Add("a.example  # added 2026-11-02: x\n192.0.2.0/24\n")
+	f.Add("#\n\n::1 # added 2026-13-40:\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		es, err := ParseAllow([]byte(s), "fuzz")
+		if err != nil {
+			return
+		}
+		// What parses round-trips through the writer.
+		dir := t.TempDir()
+		st := Store{Dir: dir}
+		if err := st.writeAllow(es); err != nil {
+			t.Fatal(err)
+		}
+		back, err := st.AllowEntries()
+		if err != nil || len(back) != len(es) {
+			t.Fatalf("round trip: %v %d/%d", err, len(back), len(es))
+		}
+	})
+}
+
+func TestDecodeFeedFastPath(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, body := range []string{"a.example\nb.example\n192.0.2.0/24\n", ""} {
+		var e []Entry
+		if body != "" {
+			e = parse(t, body)
+		}
+		if _, err := s.Update("fast", "x", e, now, true); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(s.feedPath("fast"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, ok := decodeFast(b)
+		if !ok {
+			t.Fatalf("the fast path does not read what marshalFeed writes:\n%s", b)
+		}
+		var slow Feed
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*fast, slow) {
+			t.Errorf("fast %+v\nslow %+v", *fast, slow)
+		}
+	}
+}
+
+// FuzzDecodeFeed: the hand-written reader gives exactly what
+// encoding/json gives, error or not.
+func FuzzDecodeFeed(f *testing.F) {
+	f.Add("{\"source\":\"s\",\"from\":\"f\",\"updated\":\"2026-11-30T12:00:00Z\",\"entries\":[\n{\"value\":\"a.example\",\"kind\":\"domain\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00Z\",\"last_seen\":\"2026-11-30T12:00:00Z\"},\n{\"value\":\"192.0.2.0/24\",\"kind\":\"net\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00Z\",\"last_seen\":\"2026-11-30T12:00:00Z\"}\n]}\n")
+	f.Add("{\"source\":\"s\",\"entries\":[\n]}\n")
+	f.Add("{\"source\":\"s\",\"entries\":[\n{\"value\":\"a\\u0041\",\"kind\":\"domain\",\"category\":\"pool\",\"first_seen\":\"2026-11-30T12:00:00+01:00\",\"last_seen\":\"2026-11-30T12:00:00.5Z\"}\n]}")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeFeed([]byte(s))
+		var want Feed
+		werr := json.Unmarshal([]byte(s), &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeFeed err %v, json err %v", err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(*got, want) {
+			t.Fatalf("decodeFeed %+v\njson %+v", *got, want)
 		}
 	})
 }
