@@ -510,7 +510,7 @@ func ppid(pid int) int {
 
 // goTestTemp matches executables in another test's t.TempDir() or build
 // cache: such a process may have exited before its ancestry can be read.
-var goTestTemp = regexp.MustCompile(`^` + regexp.QuoteMeta(os.TempDir()) + `/(Test[^/]+/[0-9]+|go-build[0-9]+)/`)
+var goTestTemp = regexp.MustCompile(`^` + regexp.QuoteMeta(os.TempDir()) + `/(Test[^/]+/[0-9]+|go-build[0-9]+|minerguard-bin-[0-9]+|fakeminer-[0-9]+)/`)
 
 // foreignTest says why pid belongs to another test run (an ancestor is a
 // compiled test binary or the go command, or it runs from another test's
