@@ -519,6 +519,15 @@ func foreignTest(pid int, exe string) string {
 	if goTestTemp.MatchString(exe) {
 		return "runs from another test's temp dir"
 	}
+	// A shell loop another test detached (a watchdog reparented to init)
+	// names that test's temp dir on its command line.
+	if cl, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil {
+		for _, arg := range strings.Split(string(cl), "\x00") {
+			if goTestTemp.MatchString(arg) {
+				return "runs a script from another test's temp dir"
+			}
+		}
+	}
 	for a := pid; a > 1; a = ppid(a) {
 		exe, _ := os.Readlink("/proc/" + strconv.Itoa(a) + "/exe")
 		exe = strings.TrimSuffix(exe, " (deleted)")
