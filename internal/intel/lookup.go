@@ -66,8 +66,21 @@ func (db *DB) Domain(name string) (*Domain, bool) {
 // a weak hint for names not in the list.
 func (db *DB) DomainKeyword(name string) (string, bool) {
 	n := NormalizeDomain(name)
+	var labels []string
 	for _, k := range db.Keywords {
-		for _, label := range strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' }) {
+		if !strings.ContainsAny(k, ".-") {
+			// A keyword without separators lies inside one label wherever
+			// it occurs: no need to split (this runs for every query of a
+			// resolver log).
+			if strings.Contains(n, k) {
+				return k, true
+			}
+			continue
+		}
+		if labels == nil {
+			labels = strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' })
+		}
+		for _, label := range labels {
 			if strings.Contains(label, k) {
 				return k, true
 			}

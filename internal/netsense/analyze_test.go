@@ -248,3 +248,15 @@ func TestReassemblyLostSegment(t *testing.T) {
 		t.Errorf("after flush: %+v lost %d", s, d.lost)
 	}
 }
+
+// collect is a sink that keeps copies of the messages it is handed.
+type collect [][]byte
+
+func (c *collect) Feed(b []byte) bool { *c = append(*c, append([]byte(nil), b...)); return true }
+
+// messages feeds in-order bytes and returns the complete messages.
+func (d *direction) messages(data []byte) [][]byte {
+	var c collect
+	d.feed(data, &c)
+	return c
+}

@@ -1,10 +1,5 @@
-// Command genpcap writes a large mixed capture for benchmarking
-// `minerguard net pcap` (scripts/bench-net.sh drives it): many benign TCP
-// flows (HTTP, TLS, SSH-like, non-mining JSON-RPC over HTTP and as lines),
-// DNS over UDP, and six planted mining sessions (XMRig login/job/submit,
-// Stratum v1, EthereumStratum/NiceHash, ETHPROXY) spread over the whole
-// capture with real TCP sequence numbers, some segments lost or swapped.
-// Every address is internal (10/8, fd00::/8) or a documentation range.
+// Command genpcap writes a large mixed capture (internal/testkit/pcapgen)
+// for benchmarking `minerguard net pcap`; scripts/bench-net.sh drives it.
 //
 //	genpcap -o /tmp/mixed.pcap -size 1G [-seed 1] [-manifest planted.json]
 //
@@ -18,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/minerguard/minerguard/internal/testkit/pcapgen"
 )
 
 func main() {
@@ -32,18 +29,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: genpcap -o FILE -size 1G [-seed N] [-manifest FILE]")
 		os.Exit(2)
 	}
-	if err := run(*out, *manifest, Config{Size: n, Seed: *seed, Concurrent: *conc}); err != nil {
+	if err := run(*out, *manifest, pcapgen.Config{Size: n, Seed: *seed, Concurrent: *conc}); err != nil {
 		fmt.Fprintln(os.Stderr, "genpcap:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, manifest string, cfg Config) error {
+func run(out, manifest string, cfg pcapgen.Config) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
-	m, err := Generate(f, cfg)
+	m, err := pcapgen.Generate(f, cfg)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

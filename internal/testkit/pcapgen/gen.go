@@ -1,4 +1,11 @@
-package main
+// Package pcapgen writes large mixed captures for tests and benchmarks of
+// the net commands: many benign TCP flows (HTTP, TLS, SSH-like, non-mining
+// JSON-RPC over HTTP and as lines), DNS over UDP, and six planted mining
+// sessions (XMRig login/job/submit, Stratum v1, EthereumStratum/NiceHash,
+// ETHPROXY) spread over the whole capture with real TCP sequence numbers,
+// some segments lost or swapped. Every address is internal (10/8,
+// fd00::/8) or from a documentation range: the capture names no real host.
+package pcapgen
 
 import (
 	"bufio"

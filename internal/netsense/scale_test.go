@@ -1,0 +1,150 @@
+package netsense_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/netsense"
+	"github.com/minerguard/minerguard/internal/testkit/pcapgen"
+)
+
+var (
+	captureOnce sync.Once
+	captureData []byte
+	captureErr  error
+)
+
+// benchCapture is a 64 MiB mixed capture, generated once per test binary.
+func benchCapture(b *testing.B) []byte {
+	captureOnce.Do(func() {
+		w := &byteWriter{}
+		_, captureErr = pcapgen.Generate(w, pcapgen.Config{Size: 64 << 20, Seed: 3})
+		captureData = w.b
+	})
+	if captureErr != nil {
+		b.Fatal(captureErr)
+	}
+	return captureData
+}
+
+type byteWriter struct{ b []byte }
+
+func (w *byteWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+type sliceReader struct {
+	b []byte
+	i int
+}
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+// BenchmarkReadCapture: the whole pcap path (decode, flow table,
+// reassembly, protocol recognition, judging) over a mixed capture.
+func BenchmarkReadCapture(b *testing.B) {
+	data := benchCapture(b)
+	db := intel.MustLoad()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		a := netsense.NewAnalyzer(db)
+		if err := a.ReadCapture(context.Background(), &sliceReader{b: data}, "bench.pcap"); err != nil {
+			b.Fatal(err)
+		}
+		if n := len(a.Findings()); n != 11 {
+			b.Fatalf("%d findings, want the 6 planted sessions and 5 lookups", n)
+		}
+	}
+}
+
+// heapSampler reads a capture file and records the live heap (after a
+// collection) every few MiB read: the analyzer's working set, not the
+// garbage the collector has not reached yet.
+type heapSampler struct {
+	r          io.Reader
+	n, next    int64
+	every      int64
+	peak, last uint64
+}
+
+func (h *heapSampler) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.n += int64(n)
+	if h.n >= h.next {
+		h.next += h.every
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		h.last = m.HeapAlloc
+		h.peak = max(h.peak, m.HeapAlloc)
+	}
+	return n, err
+}
+
+// TestCaptureMemoryFlat: the analyzer's live heap does not grow with the
+// length of a capture. Flows close (FIN, RST), go idle or are evicted, and
+// TLS and binary streams are not buffered, so a capture twelve times
+// longer needs about the same memory. (Heap bytes, not timing.)
+func TestCaptureMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes ~100 MiB of captures")
+	}
+	dir := t.TempDir()
+	db := intel.MustLoad()
+	peak := map[int64]uint64{}
+	for _, size := range []int64{8 << 20, 96 << 20} {
+		path := filepath.Join(dir, fmt.Sprint(size))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pcapgen.Generate(f, pcapgen.Config{Size: size, Seed: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err = os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		h := &heapSampler{r: f, every: 2 << 20}
+		a := netsense.NewAnalyzer(db)
+		err = a.ReadCapture(context.Background(), h, path)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(a.Findings()); n != 11 {
+			t.Fatalf("%d MiB: %d findings, want 11", size>>20, n)
+		}
+		peak[size] = h.peak - min(h.peak, base.HeapAlloc)
+		t.Logf("%3d MiB capture: peak live heap %.1f MiB above the start", size>>20, float64(peak[size])/(1<<20))
+		runtime.KeepAlive(a)
+	}
+	small, large := peak[8<<20], peak[96<<20]
+	// Twelve times the input: allow 1.5x plus 4 MiB of noise, never 12x.
+	if large > small*3/2+4<<20 {
+		t.Errorf("live heap grows with the capture: %d MiB for 8 MiB, %d MiB for 96 MiB", small>>20, large>>20)
+	}
+	if large > 64<<20 {
+		t.Errorf("live heap %d MiB: want under 64 MiB", large>>20)
+	}
+}
