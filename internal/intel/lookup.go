@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"bytes"
 	"net/netip"
 	"path"
 	"regexp"
@@ -60,6 +61,41 @@ func (db *DB) Domain(name string) (*Domain, bool) {
 		n = n[i+1:]
 	}
 	return nil, false
+}
+
+// DomainBytes is Domain for a name already normalised (lower case, no
+// trailing dot, no "*." prefix). It does not allocate: a resolver log
+// asks this for every one of millions of queries.
+func (db *DB) DomainBytes(n []byte) (*Domain, bool) {
+	for len(n) > 0 {
+		if d, ok := db.domainIndex[string(n)]; ok {
+			return d, true
+		}
+		i := bytes.IndexByte(n, '.')
+		if i < 0 {
+			break
+		}
+		n = n[i+1:]
+	}
+	return nil, false
+}
+
+// HasDomainKeyword is DomainKeyword(n) != "" for a normalised name,
+// without allocating: one pass over the name, comparing only keywords
+// that start with the byte at hand.
+func (db *DB) HasDomainKeyword(n []byte) bool {
+	if db.keywordSlow {
+		_, ok := db.DomainKeyword(string(n))
+		return ok
+	}
+	for i, c := range n {
+		for _, k := range db.keywordAt[c] {
+			if len(n)-i >= len(k) && string(n[i:i+len(k)]) == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // DomainKeyword returns the mining keyword contained in a domain's labels,

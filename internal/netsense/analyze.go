@@ -69,6 +69,7 @@ type Analyzer struct {
 	now        time.Time
 	frame      frame
 	dnsLayer   layers.DNS
+	lower      []byte // scratch: a log's query name, lower-cased
 	dns        map[string]*findings.Finding
 	times      map[string][]time.Time
 	out        []findings.Finding

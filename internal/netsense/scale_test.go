@@ -12,6 +12,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/netsense"
+	"github.com/minerguard/minerguard/internal/testkit/dnsloggen"
 	"github.com/minerguard/minerguard/internal/testkit/pcapgen"
 )
 
@@ -146,5 +147,48 @@ func TestCaptureMemoryFlat(t *testing.T) {
 	}
 	if large > 64<<20 {
 		t.Errorf("live heap %d MiB: want under 64 MiB", large>>20)
+	}
+}
+
+var (
+	dnsLogOnce sync.Once
+	dnsLogData []byte
+)
+
+// benchDNSLog is a 1,000,000-line dnsmasq log, generated once.
+func benchDNSLog(tb testing.TB) []byte {
+	dnsLogOnce.Do(func() {
+		w := &byteWriter{}
+		if _, err := dnsloggen.Generate(w, dnsloggen.Config{Lines: 1000000, Seed: 9, Pools: poolNames()}); err != nil {
+			panic(err)
+		}
+		dnsLogData = w.b
+	})
+	return dnsLogData
+}
+
+func poolNames() []string {
+	var out []string
+	for _, d := range intel.MustLoad().Domains {
+		out = append(out, d.Domain)
+	}
+	return out
+}
+
+// BenchmarkDNSLogDnsmasq: net logs over a dnsmasq --log-queries log (a
+// query, forwarded/reply or cached lines each, 0.2% pool lookups, 0.2%
+// near misses).
+func BenchmarkDNSLogDnsmasq(b *testing.B) {
+	data := benchDNSLog(b)
+	db := intel.MustLoad()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		a := netsense.NewAnalyzer(db)
+		matched, _, err := a.ReadDNSLog(context.Background(), &sliceReader{b: data}, "bench.log")
+		if err != nil || matched == 0 {
+			b.Fatal(matched, err)
+		}
 	}
 }
