@@ -169,9 +169,9 @@ type DB struct {
 	// label split (it has a separator or is empty).
 	keywordAt   [256][]string
 	keywordSlow bool
-	portIndex     map[uint16]*Port
-	flagIndex     map[string]*Flag
-	daemonIndex   map[string]*Daemon
+	portIndex   map[uint16]*Port
+	flagIndex   map[string]*Flag
+	daemonIndex map[string]*Daemon
 
 	// fsys and dir are where the set was loaded from, for Section.
 	fsys fs.FS
