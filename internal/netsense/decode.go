@@ -111,30 +111,24 @@ func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
 		for {
 			switch proto {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
-				if len(data) < 8 {
-					return false
+				if len(data) < 8 || (int(data[1])+1)*8 > len(data) {
+					return true // addresses known, the header chain cut short
 				}
 				n := (int(data[1]) + 1) * 8
-				if n > len(data) {
-					return false
-				}
 				proto, data = data[0], data[n:]
 			case 44: // fragment
 				if len(data) < 8 {
-					return false
+					return true
 				}
 				if binary.BigEndian.Uint16(data[2:])&0xfff9 != 0 {
 					p.fragment = true
 				}
 				proto, data = data[0], data[8:]
 			case 51: // authentication header
-				if len(data) < 8 {
-					return false
+				if len(data) < 8 || (int(data[1])+2)*4 > len(data) {
+					return true
 				}
 				n := (int(data[1]) + 2) * 4
-				if n > len(data) {
-					return false
-				}
 				proto, data = data[0], data[n:]
 			default:
 				break ext

@@ -259,6 +259,12 @@ func isNotSpace(c byte) bool { return c != ' ' && c != '\t' && c != '\n' && c !=
 // parseAddrBytes is netip.ParseAddr without allocating for dotted IPv4
 // (a fuzz test holds it to ParseAddr); other forms go to ParseAddr.
 func parseAddrBytes(b []byte) (netip.Addr, bool) {
+	for _, c := range b {
+		if !isDigit(c) && c != '.' {
+			a, err := netip.ParseAddr(string(b))
+			return a, err == nil
+		}
+	}
 	var ip [4]byte
 	field, val, digits := 0, 0, 0
 	for _, c := range b {
@@ -271,14 +277,11 @@ func parseAddrBytes(b []byte) (netip.Addr, bool) {
 			if val > 255 {
 				return netip.Addr{}, false
 			}
-		case c == '.':
+		default: // '.'
 			if digits == 0 || field == 3 {
 				return netip.Addr{}, false
 			}
 			ip[field], field, val, digits = byte(val), field+1, 0, 0
-		default:
-			a, err := netip.ParseAddr(string(b))
-			return a, err == nil
 		}
 	}
 	if field != 3 || digits == 0 {
