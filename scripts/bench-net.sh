@@ -37,6 +37,10 @@ slog=$WORK/dnsmasq-$SMALL_LINES.log
 [ -s "$small" ] || "$WORK/genpcap" -o "$small" -size "$SMALL" -seed 1 -manifest "$small.json"
 [ -s "$log" ] || "$WORK/gendnslog" -o "$log" -lines "$LINES" -seed 1 -manifest "$log.json"
 [ -s "$slog" ] || "$WORK/gendnslog" -o "$slog" -lines "$SMALL_LINES" -seed 1 -manifest "$slog.json"
+# The small log ten times over: as long as the large one, with the same
+# clients and names, so the same findings as the small one.
+rep=$WORK/dnsmasq-$SMALL_LINES-x10.log
+[ -s "$rep" ] && [ "$rep" -nt "$slog" ] || for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$slog"; done >"$rep"
 "$mg" blocklist -f domains --state-dir "$WORK/no-overlay" >"$WORK/pools.txt"
 
 # Stratum/XMRig/ETHPROXY JSON-RPC: a packet carrying one of the mining
@@ -68,6 +72,7 @@ for r in $(seq "$RUNS"); do
 	timed rss-pcap-big "$mg" net pcap "$big" -f json -o /dev/null --fail-on none
 	timed rss-logs-small "$mg" net logs "$slog" -f json -o "$WORK/logs-small.json" --fail-on none
 	timed rss-logs-big "$mg" net logs "$log" -f json -o /dev/null --fail-on none
+	timed rss-logs-small-x10 "$mg" net logs "$rep" -f json -o "$WORK/logs-x10.json" --fail-on none
 done
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -86,6 +91,10 @@ for n, v in rows.items():
     print(f"| {n} | {len(v)} | {e:.2f} s ({', '.join(f'{x[0]:.2f}' for x in v)}) | {u+s:.2f} s | {m/1024:.0f} MiB |")
 for a, b in (("tshark", "mg-pcap"), ("grep", "mg-logs")):
     print(f"\n{a} / {b}: wall {med[a][0]/med[b][0]:.1f}x, CPU {(med[a][1]+med[a][2])/(med[b][1]+med[b][2]):.1f}x")
+
+for n in logs-small logs-x10 logs:
+    r = json.load(open(f"{work}/{n}.json"))
+    print(f"{n}: {len(r['findings'])} findings")
 
 # What each found.
 man = json.load(open(big + ".json"))

@@ -118,7 +118,7 @@ type netOutput struct {
 // writeNetReport traces, groups and writes an analyzer's findings like
 // scan does, and sets the exit code.
 func writeNetReport(cmd *cobra.Command, a *netsense.Analyzer, db *intel.DB, started time.Time, source string, o netOutput, warnings []string) error {
-	fs := append([]findings.Finding{}, a.Findings()...)
+	fs := a.Findings() // a fresh slice already: no copy (a report can hold many thousand)
 	if len(o.leases)+len(o.inventory) > 0 {
 		if err := traceOwners(fs, o.leases, o.inventory); err != nil {
 			return err

@@ -192,3 +192,54 @@ func BenchmarkDNSLogDnsmasq(b *testing.B) {
 		}
 	}
 }
+
+// TestDNSLogMemoryFlat: reading a resolver log ten times longer needs
+// about the same live heap; what grows is only the findings themselves
+// (one per client and flagged name), not anything per line.
+func TestDNSLogMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes ~80 MiB of logs")
+	}
+	dir := t.TempDir()
+	db := intel.MustLoad()
+	peak := map[int]uint64{}
+	found := map[int]int{}
+	for _, lines := range []int{100000, 1000000} {
+		path := filepath.Join(dir, fmt.Sprint(lines))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dnsloggen.Generate(f, dnsloggen.Config{Lines: lines, Seed: 6, Pools: poolNames()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err = os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		h := &heapSampler{r: f, every: 4 << 20}
+		a := netsense.NewAnalyzer(db)
+		matched, _, err := a.ReadDNSLog(context.Background(), h, path)
+		f.Close()
+		if err != nil || matched == 0 {
+			t.Fatal(matched, err)
+		}
+		found[lines] = len(a.Findings())
+		peak[lines] = h.peak - min(h.peak, base.HeapAlloc)
+		t.Logf("%7d lines: peak live heap %.2f MiB above the start, %d findings", lines, float64(peak[lines])/(1<<20), found[lines])
+		runtime.KeepAlive(a)
+	}
+	small, large := peak[100000], peak[1000000]
+	// Allow each extra finding 4 KiB (its strings and map entries), and
+	// 2 MiB of noise; a per-line cost would be 10x.
+	allow := small*3/2 + uint64(found[1000000]-found[100000])*4096 + 2<<20
+	if large > allow {
+		t.Errorf("live heap grows with the log: %d KiB for 100k lines, %d KiB for 1M (allowed %d KiB)", small>>10, large>>10, allow>>10)
+	}
+}

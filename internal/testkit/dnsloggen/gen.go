@@ -116,7 +116,7 @@ func Generate(w io.Writer, cfg Config) (*Manifest, error) {
 			}
 		case r < cfg.PoolShare+cfg.NearShare:
 			near = true
-			name = nearMiss(rng, cfg.Pools[rng.IntN(len(cfg.Pools))])
+			name = nearMiss(rng, cfg.Pools[rng.IntN(len(cfg.Pools))], cfg.Pools)
 		default:
 			name = benign[int(float64(len(benign))*rng.Float64()*rng.Float64())]
 		}
@@ -155,19 +155,33 @@ func Generate(w io.Writer, cfg Config) (*Manifest, error) {
 	return m, bw.Flush()
 }
 
-// nearMiss returns a name that contains pool but is neither pool nor a
-// subdomain of it.
-func nearMiss(rng *rand.Rand, pool string) string {
+// nearMiss returns a name that contains pool but is neither a listed
+// domain nor under one ("notpool.xmrig.com" would be: it is a subdomain
+// of xmrig.com, so that variant is not used for it).
+func nearMiss(rng *rand.Rand, pool string, pools []string) string {
+	var n string
 	switch rng.IntN(4) {
 	case 0:
-		return "not" + pool // notsupportxmr.com
+		n = "not" + pool // notsupportxmr.com
 	case 1:
-		return pool + ".cdn.example" // xmrig.com.cdn.example
+		n = pool + ".cdn.example" // xmrig.com.cdn.example
 	case 2:
-		return "www." + pool + "-mirror.example" // www.nanopool.org-mirror.example
-	default:
-		return pool + "x" // 2miners.comx, kano.isx
+		n = "www." + pool + "-mirror.example" // www.nanopool.org-mirror.example
 	}
+	if n == "" || under(n, pools) {
+		n = pool + "x" // 2miners.comx, kano.isx: a top-level domain no list has
+	}
+	return n
+}
+
+// under reports whether name is one of pools or a subdomain of one.
+func under(name string, pools []string) bool {
+	for _, p := range pools {
+		if name == p || strings.HasSuffix(name, "."+p) {
+			return true
+		}
+	}
+	return false
 }
 
 func mixCase(rng *rand.Rand, s string) string {
