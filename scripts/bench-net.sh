@@ -92,7 +92,7 @@ for n, v in rows.items():
 for a, b in (("tshark", "mg-pcap"), ("grep", "mg-logs")):
     print(f"\n{a} / {b}: wall {med[a][0]/med[b][0]:.1f}x, CPU {(med[a][1]+med[a][2])/(med[b][1]+med[b][2]):.1f}x")
 
-for n in logs-small logs-x10 logs:
+for n in ("logs-small", "logs-x10", "logs"):
     r = json.load(open(f"{work}/{n}.json"))
     print(f"{n}: {len(r['findings'])} findings")
 
