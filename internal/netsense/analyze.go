@@ -2,6 +2,7 @@ package netsense
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -87,9 +88,17 @@ func NewAnalyzer(db *intel.DB) *Analyzer {
 	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}, times: map[string][]time.Time{}, Work: DefaultWorkHours}
 }
 
-// ReadCapture reads a pcap or pcapng stream.
+// ReadCapture reads a pcap or pcapng stream (a pcap may be gzipped).
 func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) error {
 	br := bufio.NewReaderSize(r, 1<<16)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer gz.Close()
+		br = bufio.NewReaderSize(gz, 1<<16)
+	}
 	magic, err := br.Peek(4)
 	if err != nil {
 		return fmt.Errorf("%s: not a capture: %w", name, err)
@@ -106,9 +115,9 @@ func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) er
 		if err != nil {
 			return fmt.Errorf("%s: pcapng: %w", name, err)
 		}
-		src = ng
+		src = ngRecords{ng}
 	} else {
-		p, err := pcapgo.NewReader(br)
+		p, err := newPcapRecords(br)
 		if err != nil {
 			return fmt.Errorf("%s: pcap: %w", name, err)
 		}

@@ -180,8 +180,9 @@ func FuzzReadCapture(f *testing.F) {
 		f.Add(b[:min(len(b), 4096)])
 	}
 	f.Add([]byte("\xd4\xc3\xb2\xa1\x02\x00\x04\x00"))
+	db := intel.MustLoad() // once: loading per input made the fuzzer crawl
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a := NewAnalyzer(intel.MustLoad())
+		a := NewAnalyzer(db)
 		_ = a.ReadCapture(context.Background(), bytes.NewReader(b), "fuzz")
 		a.Findings()
 	})

@@ -47,8 +47,9 @@ func FuzzDNSLogLine(f *testing.F) {
 	f.Add("dnsmasq[1]: query[A] a.example from 1.2.3.4")
 	f.Add(`{"event_type":"dns","dns":{"queries":[{}]}}`)
 	f.Add("UDP Rcv 1.2.3.4 x Q [x] A (3)abc(0)")
+	db := intel.MustLoad()
 	f.Fuzz(func(t *testing.T, s string) {
-		a := NewAnalyzer(intel.MustLoad())
+		a := NewAnalyzer(db)
 		_, _, _ = a.ReadDNSLog(context.Background(), strings.NewReader(s), "fuzz")
 		a.Findings()
 	})

@@ -43,3 +43,7 @@ func tcpFrame(t testing.TB, from, to string, seq uint32, flags, payload string) 
 	}
 	return append([]byte(nil), buf.Bytes()...)
 }
+
+func gopacketCI(i, n int) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: epoch.Add(time.Duration(i) * time.Millisecond), CaptureLength: n, Length: n}
+}
