@@ -167,6 +167,8 @@ func TestDirectionBuffersOnlyMessages(t *testing.T) {
 		{"json split", []string{`{"id":1,"method":`, `"mining.subscribe","params":[]}` + "\n"}, 1, true},
 		{"http image body", []string{"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n\x89PNG", "{\"method\":\"login\"}\n\n"}, 0, true},
 		{"http json body", []string{"POST / HTTP/1.1\r\nContent-Length: 36\r\n\r\n", `{"method":"getwork","params":["00"]}`}, 1, true},
+		{"http json body after a newline", []string{"POST / HTTP/1.1\r\nContent-Length: 37\r\n\r\n\n", `{"method":"getwork","params":["00"]}`}, 1, true},
+		{"http keep-alive: image, then json", []string{"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n\x89PNG", "HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\n" + `{"method":"getwork","params":["00"]}`}, 1, true},
 	}
 	for _, tc := range tests {
 		var d direction

@@ -273,9 +273,13 @@ func (d *direction) httpMessages(s sink) {
 }
 
 // startBody decides, on a body's first byte, whether it can be a JSON
-// message; the body of any other type is skipped by its length.
+// message; a body that starts with anything else (an image, a download)
+// is skipped by its length. White space cannot tell: such a body is read
+// line by line as before.
 func (d *direction) startBody(first byte) {
-	if first != '{' {
+	switch first {
+	case '{', ' ', '\t', '\r', '\n':
+	default:
 		d.skipBody = d.bodyLen
 	}
 	d.bodyLen = 0
