@@ -164,10 +164,15 @@ type DB struct {
 	programByName map[string]*Program
 	exactOnly     map[string]bool
 	domainIndex   suffixIndex[*Domain]
-	portIndex     map[uint16]*Port
-	flagIndex     map[string]*Flag
-	daemonIndex   map[string]*Daemon
-	ipIndex       *netIndex
+	// keywordAt[c] lists the keywords of one label that start with byte
+	// c; keywordSlow is set when some keyword needs DomainKeyword's
+	// label split (it has a separator or is empty).
+	keywordAt   [256][]string
+	keywordSlow bool
+	portIndex   map[uint16]*Port
+	flagIndex   map[string]*Flag
+	daemonIndex map[string]*Daemon
+	ipIndex     *netIndex
 
 	// allow is the allowlist of an overlay (see WithOverlay).
 	allow        []string
@@ -284,6 +289,13 @@ func (db *DB) index() error {
 			return fmt.Errorf("intel pools.json: domains[%d]: %q is not a domain", i, d.Domain)
 		}
 		db.domainIndex.set(norm, d)
+	}
+	for _, k := range db.Keywords {
+		if k == "" || strings.ContainsAny(k, ".-") {
+			db.keywordSlow = true
+			continue
+		}
+		db.keywordAt[k[0]] = append(db.keywordAt[k[0]], k)
 	}
 	for i := range db.IPs {
 		e := &db.IPs[i]

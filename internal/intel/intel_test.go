@@ -83,6 +83,12 @@ func TestDomainSuffixSemantics(t *testing.T) {
 			t.Errorf("Domain(%q) = %v, want %v", tc.name, ok, tc.ok)
 		}
 	}
+	for _, tc := range tests {
+		n := NormalizeDomain(tc.name)
+		if _, ok := db.DomainBytes([]byte(n)); ok != tc.ok {
+			t.Errorf("DomainBytes(%q) = %v, want %v", n, ok, tc.ok)
+		}
+	}
 	if k, ok := db.DomainKeyword("xmr-eu1.example.net"); !ok || k != "xmr" {
 		t.Errorf("DomainKeyword = %q, %v", k, ok)
 	}
@@ -282,4 +288,27 @@ func TestSection(t *testing.T) {
 	if err := db.Section("missing", &v); err == nil {
 		t.Error("missing section: want error")
 	}
+}
+
+// FuzzDomainBytes: the allocation-free lookups resolver logs use answer
+// exactly as Domain and DomainKeyword do for any normalised name.
+func FuzzDomainBytes(f *testing.F) {
+	db := MustLoad()
+	for _, s := range []string{"pool.xmrig.com", "a.b.supportxmr.com", "notsupportxmr.com", "xmr-eu1.example.net", "minexmr", "x", "", "...", "stratum"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeDomain(s)
+		if NormalizeDomain(n) != n {
+			return // Domain normalises twice; the fast path is only used where once is enough
+		}
+		_, want := db.Domain(n)
+		if _, got := db.DomainBytes([]byte(n)); got != want {
+			t.Errorf("DomainBytes(%q) = %v, Domain %v", n, got, want)
+		}
+		_, want = db.DomainKeyword(n)
+		if got := db.HasDomainKeyword([]byte(n)); got != want {
+			t.Errorf("HasDomainKeyword(%q) = %v, DomainKeyword %v", n, got, want)
+		}
+	})
 }

@@ -94,14 +94,61 @@ func (db *DB) DomainKeyword(name string) (string, bool) {
 	if db.allowedDomain(n) {
 		return "", false
 	}
+	var labels []string
 	for _, k := range db.Keywords {
-		for _, label := range strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' }) {
+		if !strings.ContainsAny(k, ".-") {
+			// A keyword without separators lies inside one label wherever
+			// it occurs: no need to split (this runs for every query of a
+			// resolver log).
+			if strings.Contains(n, k) {
+				return k, true
+			}
+			continue
+		}
+		if labels == nil {
+			labels = strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == '-' })
+		}
+		for _, label := range labels {
 			if strings.Contains(label, k) {
 				return k, true
 			}
 		}
 	}
 	return "", false
+}
+
+// DomainBytes is Domain for a name already normalised (lower case, no
+// trailing dot, no "*." prefix). It does not allocate: a resolver log
+// asks this for every one of millions of queries.
+func (db *DB) DomainBytes(n []byte) (*Domain, bool) {
+	d, ok := db.domainIndex.matchBytes(n)
+	if !ok {
+		return nil, false
+	}
+	if len(db.allowDomains.m) > 0 {
+		if _, allowed := db.allowDomains.matchBytes(n); allowed {
+			return nil, false
+		}
+	}
+	return d, true
+}
+
+// HasDomainKeyword is DomainKeyword(n) != "" for a normalised name,
+// without allocating: one pass over the name, comparing only keywords
+// that start with the byte at hand.
+func (db *DB) HasDomainKeyword(n []byte) bool {
+	if db.keywordSlow || len(db.allowDomains.m) > 0 {
+		_, ok := db.DomainKeyword(string(n))
+		return ok
+	}
+	for i, c := range n {
+		for _, k := range db.keywordAt[c] {
+			if len(n)-i >= len(k) && string(n[i:i+len(k)]) == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IP reports whether an address is in a listed pool network.

@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"bytes"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -151,6 +152,32 @@ func (x *suffixIndex[V]) match(n string) (V, bool) {
 			}
 		}
 		i := strings.IndexByte(q, '.')
+		if i < 0 {
+			return zero, false
+		}
+		q = q[i+1:]
+	}
+}
+
+// matchBytes is match for a name held in bytes, without allocating: the
+// hash of a byte slice equals the hash of the same string, and a map
+// index with string(b) does not copy.
+func (x *suffixIndex[V]) matchBytes(n []byte) (V, bool) {
+	var zero V
+	if len(x.m) == 0 {
+		return zero, false
+	}
+	labels := bytes.Count(n, []byte{'.'}) + 1
+	for q := n; ; labels-- {
+		if x.depths&(1<<min(63, labels)) != 0 {
+			w, b := x.bits(maphash.Bytes(x.seed, q))
+			if x.filter[w]&b == b {
+				if v, ok := x.m[string(q)]; ok {
+					return v, true
+				}
+			}
+		}
+		i := bytes.IndexByte(q, '.')
 		if i < 0 {
 			return zero, false
 		}

@@ -2,7 +2,9 @@ package netsense
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/netip"
@@ -18,8 +20,22 @@ import (
 	"github.com/minerguard/minerguard/internal/intel"
 )
 
-// maxFlows bounds the flow table; the oldest flows are judged and dropped.
+// maxFlows bounds the flow table; the least recently active flow is
+// judged and dropped to make room.
 const maxFlows = 100000
+
+// closeLinger is how long (capture time) a flow closed by FIN both ways or
+// RST stays in the table before it is judged, so that segments the
+// capture saw late still land in it.
+const closeLinger = 5 * time.Second
+
+// idleTimeout judges and drops a flow silent this long in capture time:
+// a pool sends a miner jobs or keepalives every minute or two, so a live
+// mining connection is never this quiet.
+const idleTimeout = 15 * time.Minute
+
+// sweepEvery is how many packets pass between expiry sweeps.
+const sweepEvery = 1024
 
 type endpoint struct {
 	addr netip.Addr
@@ -29,23 +45,35 @@ type endpoint struct {
 type flowKey struct{ a, b endpoint } // a < b
 
 type flow struct {
+	key            flowKey
 	client, server endpoint
 	known          bool // client side known from a SYN
 	dir            [2]direction
 	sess           Session
 	first, last    time.Time
 	packets, bytes uint64
-	alerted        bool // a live capture was told about it
+	alerted        bool  // a live capture was told about it
+	fins           uint8 // bit i: direction i sent FIN
+	closing        bool  // FIN both ways or RST: judged after closeLinger
+	closedAt       time.Time
+	prev, next     *flow // activity order, least recent first
 }
 
-// Analyzer accumulates what captures show.
+// Analyzer accumulates what captures show. Memory stays bounded however
+// long the input: finished flows are judged and dropped as they close,
+// go idle or, past maxFlows, as the least recently active.
 type Analyzer struct {
-	db    *intel.DB
-	flows map[flowKey]*flow
-	order []flowKey
-	dns   map[string]*findings.Finding
-	times map[string][]time.Time
-	out   []findings.Finding
+	db         *intel.DB
+	flows      map[flowKey]*flow
+	head, tail *flow   // activity order
+	closing    []*flow // FIFO of flows waiting out closeLinger
+	now        time.Time
+	frame      frame
+	dnsLayer   layers.DNS
+	lower      []byte // scratch: a log's query name, lower-cased
+	dns        map[string]*findings.Finding
+	times      map[string][]time.Time
+	out        []findings.Finding
 	// Work are the working hours timing is judged against.
 	Work WorkHours
 	// Alert, when set, is called as soon as a flow or lookup is
@@ -60,15 +88,25 @@ func NewAnalyzer(db *intel.DB) *Analyzer {
 	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}, times: map[string][]time.Time{}, Work: DefaultWorkHours}
 }
 
-// ReadCapture reads a pcap or pcapng stream.
+// ReadCapture reads a pcap or pcapng stream (a pcap may be gzipped).
 func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) error {
 	br := bufio.NewReaderSize(r, 1<<16)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer gz.Close()
+		br = bufio.NewReaderSize(gz, 1<<16)
+	}
 	magic, err := br.Peek(4)
 	if err != nil {
 		return fmt.Errorf("%s: not a capture: %w", name, err)
 	}
+	// Zero-copy reads: a packet's bytes are only valid until the next
+	// read, and nothing keeps them (reassembly copies what it holds).
 	type source interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 		LinkType() layers.LinkType
 	}
 	var src source
@@ -77,20 +115,20 @@ func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) er
 		if err != nil {
 			return fmt.Errorf("%s: pcapng: %w", name, err)
 		}
-		src = ng
+		src = ngRecords{ng}
 	} else {
-		p, err := pcapgo.NewReader(br)
+		p, err := newPcapRecords(br)
 		if err != nil {
 			return fmt.Errorf("%s: pcap: %w", name, err)
 		}
 		src = p
 	}
-	decoder := src.LinkType()
+	link := src.LinkType()
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		data, ci, err := src.ReadPacketData()
+		data, ci, err := src.ZeroCopyReadPacketData()
 		if err == io.EOF {
 			return nil
 		}
@@ -99,70 +137,154 @@ func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) er
 			a.Errors = append(a.Errors, fmt.Sprintf("%s: packet %d: %v", name, n+1, err))
 			return nil
 		}
-		a.Packets++
-		pkt := gopacket.NewPacket(data, decoder, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-		a.packet(pkt, ci.Timestamp)
+		a.Packet(data, link, ci.Timestamp)
 	}
 }
 
-func (a *Analyzer) packet(pkt gopacket.Packet, ts time.Time) {
-	var src, dst netip.Addr
-	switch ip := pkt.NetworkLayer().(type) {
-	case *layers.IPv4:
-		src, _ = netip.AddrFromSlice(ip.SrcIP)
-		dst, _ = netip.AddrFromSlice(ip.DstIP)
-	case *layers.IPv6:
-		src, _ = netip.AddrFromSlice(ip.SrcIP)
-		dst, _ = netip.AddrFromSlice(ip.DstIP)
-	default:
+// Packet analyses one frame of a capture.
+func (a *Analyzer) Packet(data []byte, link layers.LinkType, ts time.Time) {
+	a.Packets++
+	if ts.After(a.now) {
+		a.now = ts
+	}
+	if a.Packets%sweepEvery == 0 {
+		a.expire()
+	}
+	p := &a.frame
+	if !decodeFrame(data, link, p) {
 		return
 	}
-	src, dst = src.Unmap(), dst.Unmap()
-	if dl := pkt.Layer(layers.LayerTypeDNS); dl != nil {
-		if dns, ok := dl.(*layers.DNS); ok && !dns.QR {
-			for _, q := range dns.Questions {
-				a.dnsQuery(src, dst, string(q.Name), ts)
-			}
+	if (p.sport == 53 || p.dport == 53) && len(p.payload) >= 12 {
+		a.dnsPacket(p, ts)
+	}
+	if p.proto == layers.IPProtocolTCP {
+		a.tcp(p, ts)
+	}
+}
+
+// dnsPacket reads the questions of a DNS query (UDP, or one whole
+// message in a TCP segment behind its length prefix).
+func (a *Analyzer) dnsPacket(p *frame, ts time.Time) {
+	msg := p.payload
+	if p.proto == layers.IPProtocolTCP {
+		if len(msg) < 14 || int(binary.BigEndian.Uint16(msg)) != len(msg)-2 {
+			return
 		}
+		msg = msg[2:]
 	}
-	tl, ok := pkt.TransportLayer().(*layers.TCP)
-	if !ok {
+	if msg[2]&0x80 != 0 {
+		return // an answer: the query said it all
+	}
+	if a.dnsLayer.DecodeFromBytes(msg, gopacket.NilDecodeFeedback) != nil {
 		return
 	}
-	s := endpoint{src, uint16(tl.SrcPort)}
-	d := endpoint{dst, uint16(tl.DstPort)}
+	for _, q := range a.dnsLayer.Questions {
+		a.dnsQuery(p.src, p.dst, string(q.Name), ts)
+	}
+}
+
+func (a *Analyzer) tcp(p *frame, ts time.Time) {
+	s := endpoint{p.src, p.sport}
+	d := endpoint{p.dst, p.dport}
 	k := flowKey{s, d}
 	if less(d, s) {
 		k = flowKey{d, s}
 	}
 	f := a.flows[k]
+	if f != nil && f.closing && p.syn && !p.ack {
+		a.drop(f) // the 4-tuple is reused by a new connection
+		f = nil
+	}
 	if f == nil {
 		if len(a.flows) >= maxFlows {
-			a.evict()
+			a.drop(a.head)
 		}
-		f = &flow{client: s, server: d, first: ts}
-		if d.port > s.port && !tl.SYN {
+		f = &flow{key: k, client: s, server: d, first: ts}
+		if d.port > s.port && !p.syn {
 			f.client, f.server = d, s // the ephemeral port is the client's
 		}
 		a.flows[k] = f
-		a.order = append(a.order, k)
+		a.link(f)
+	} else if f != a.tail {
+		a.unlink(f)
+		a.link(f)
 	}
-	if tl.SYN && !tl.ACK && !f.known {
+	if p.syn && !p.ack && !f.known {
 		f.client, f.server, f.known = s, d, true
 	}
 	f.last = ts
 	f.packets++
-	f.bytes += uint64(len(tl.Payload))
+	f.bytes += uint64(len(p.payload))
 	i := 0
 	if s != f.client {
 		i = 1
 	}
-	dir := &f.dir[i]
-	for _, msg := range dir.messages(dir.add(tl.Seq, tl.Payload, tl.SYN)) {
-		f.sess.Feed(msg)
+	if dir := &f.dir[i]; !dir.opaque {
+		// Encrypted data is not reassembled: nothing in it can be read.
+		dir.feed(dir.add(p.seq, p.payload, p.syn), &f.sess)
 	}
 	if a.Alert != nil && !f.alerted {
 		a.alert(f)
+	}
+	if p.fin {
+		f.fins |= 1 << i
+	}
+	if !f.closing && (p.rst || f.fins == 3) {
+		f.closing, f.closedAt = true, ts
+		a.closing = append(a.closing, f)
+	}
+}
+
+// link appends f as the most recently active flow.
+func (a *Analyzer) link(f *flow) {
+	f.prev, f.next = a.tail, nil
+	if a.tail != nil {
+		a.tail.next = f
+	} else {
+		a.head = f
+	}
+	a.tail = f
+}
+
+func (a *Analyzer) unlink(f *flow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		a.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		a.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// drop judges a flow and forgets it.
+func (a *Analyzer) drop(f *flow) {
+	a.unlink(f)
+	delete(a.flows, f.key)
+	a.judge(f)
+}
+
+// expire drops flows that closed more than closeLinger ago and flows idle
+// for idleTimeout, in capture time.
+func (a *Analyzer) expire() {
+	n := 0
+	for ; n < len(a.closing); n++ {
+		f := a.closing[n]
+		if a.flows[f.key] != f {
+			continue // already dropped
+		}
+		if a.now.Sub(f.closedAt) < closeLinger {
+			break
+		}
+		a.drop(f)
+	}
+	// Shift rather than reslice, so the queue's array is reused.
+	a.closing = a.closing[:copy(a.closing, a.closing[n:])]
+	for a.head != nil && a.now.Sub(a.head.last) > idleTimeout {
+		a.drop(a.head)
 	}
 }
 
@@ -186,15 +308,6 @@ func less(x, y endpoint) bool {
 		return c < 0
 	}
 	return x.port < y.port
-}
-
-func (a *Analyzer) evict() {
-	k := a.order[0]
-	a.order = a.order[1:]
-	if f := a.flows[k]; f != nil {
-		a.judge(f)
-		delete(a.flows, k)
-	}
 }
 
 func (a *Analyzer) dnsQuery(src, dst netip.Addr, name string, ts time.Time) {
@@ -259,11 +372,7 @@ func flowEvidence(f *flow) findings.Evidence {
 func (a *Analyzer) judge(f *flow) {
 	for i := range f.dir {
 		d := &f.dir[i]
-		d.flush(func(b []byte) {
-			for _, msg := range d.messages(b) {
-				f.sess.Feed(msg)
-			}
-		})
+		d.flush(func(b []byte) { d.feed(b, &f.sess) })
 	}
 	ev := flowEvidence(f)
 	if f.sess.Dialect != "" {
@@ -326,12 +435,10 @@ func (a *Analyzer) sniFinding(f *flow, ev findings.Evidence) (findings.Finding, 
 
 // Findings judges every open flow and returns all findings, most severe first.
 func (a *Analyzer) Findings() []findings.Finding {
-	for _, k := range a.order {
-		if f := a.flows[k]; f != nil {
-			a.judge(f)
-		}
+	for f := a.head; f != nil; f = f.next {
+		a.judge(f)
 	}
-	a.flows, a.order = map[flowKey]*flow{}, nil
+	a.flows, a.head, a.tail, a.closing = map[flowKey]*flow{}, nil, nil, nil
 	out := append([]findings.Finding{}, a.out...)
 	keys := make([]string, 0, len(a.dns))
 	for k := range a.dns {

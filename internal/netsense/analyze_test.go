@@ -180,8 +180,9 @@ func FuzzReadCapture(f *testing.F) {
 		f.Add(b[:min(len(b), 4096)])
 	}
 	f.Add([]byte("\xd4\xc3\xb2\xa1\x02\x00\x04\x00"))
+	db := intel.MustLoad() // once: loading per input made the fuzzer crawl
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a := NewAnalyzer(intel.MustLoad())
+		a := NewAnalyzer(db)
 		_ = a.ReadCapture(context.Background(), bytes.NewReader(b), "fuzz")
 		a.Findings()
 	})
@@ -247,4 +248,16 @@ func TestReassemblyLostSegment(t *testing.T) {
 	if s.Shares != 2 || s.Dialect != DialectStratum1 || d.lost != len(lines[1])+1 {
 		t.Errorf("after flush: %+v lost %d", s, d.lost)
 	}
+}
+
+// collect is a sink that keeps copies of the messages it is handed.
+type collect [][]byte
+
+func (c *collect) Feed(b []byte) bool { *c = append(*c, append([]byte(nil), b...)); return true }
+
+// messages feeds in-order bytes and returns the complete messages.
+func (d *direction) messages(data []byte) [][]byte {
+	var c collect
+	d.feed(data, &c)
+	return c
 }

@@ -3,6 +3,8 @@ package netsense
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +47,9 @@ func FuzzDNSLogLine(f *testing.F) {
 	f.Add("dnsmasq[1]: query[A] a.example from 1.2.3.4")
 	f.Add(`{"event_type":"dns","dns":{"queries":[{}]}}`)
 	f.Add("UDP Rcv 1.2.3.4 x Q [x] A (3)abc(0)")
+	db := intel.MustLoad()
 	f.Fuzz(func(t *testing.T, s string) {
-		a := NewAnalyzer(intel.MustLoad())
+		a := NewAnalyzer(db)
 		_, _, _ = a.ReadDNSLog(context.Background(), strings.NewReader(s), "fuzz")
 		a.Findings()
 	})
@@ -94,4 +97,78 @@ func TestTimingOffHoursAndBeacon(t *testing.T) {
 	if _, ok := got["net.dns_pool 10.9.0.2"]; !ok {
 		t.Error("the lookups themselves must still be reported")
 	}
+}
+
+// dnsmasqRE is the expression dnsmasqQuery replaces (it was the dnsmasq
+// entry of dnsLogLines): the parser must agree with it on every line.
+var dnsmasqRE = regexp.MustCompile(`dnsmasq\[\d+\]: (?:\d+ )?(?:[0-9a-fA-F.:]+/\d+ )?query\[[A-Za-z0-9]+\] (\S+) from ([0-9a-fA-F.:]+)`)
+
+func TestDnsmasqQueryParser(t *testing.T) {
+	tests := []struct{ line, client, query string }{
+		{"Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3", "10.1.2.3", "pool.xmrig.com"},
+		{"Nov 23 20:40:01 dnsmasq[1234]: 17 10.1.2.3/41234 query[AAAA] gulf.moneroocean.stream from 10.1.2.3", "10.1.2.3", "gulf.moneroocean.stream"},
+		{"dnsmasq[1]: 17 query[A] a.example from fd00::1", "fd00::1", "a.example"},
+		{"dnsmasq[1]: ::1/5 query[TXT] a.example from ::1#53", "::1", "a.example"},
+		{"dnsmasq[x]: query[A] a from 1.2.3.4 dnsmasq[2]: query[A] b from 5.6.7.8", "5.6.7.8", "b"},
+		{"Nov 23 20:40:01 dnsmasq[1234]: forwarded pool.xmrig.com to 10.0.0.1", "", ""},
+		{"Nov 23 20:40:01 dnsmasq[1234]: reply pool.xmrig.com is 1.2.3.4", "", ""},
+		{"dnsmasq[1]: query[A]  a from 1.2.3.4", "", ""},
+		{"dnsmasq[1]: query[] a from 1.2.3.4", "", ""},
+		{"dnsmasq[1]: query[A] a from zz", "", ""},
+	}
+	for _, tc := range tests {
+		c, q, ok := dnsmasqQuery([]byte(tc.line))
+		if ok != (tc.client != "") || string(c) != tc.client || string(q) != tc.query {
+			t.Errorf("%q: %q %q %v, want %q %q", tc.line, c, q, ok, tc.client, tc.query)
+		}
+		checkAgainstRE(t, tc.line)
+	}
+}
+
+func checkAgainstRE(t *testing.T, line string) {
+	t.Helper()
+	c, q, ok := dnsmasqQuery([]byte(line))
+	m := dnsmasqRE.FindStringSubmatch(line)
+	if ok != (m != nil) || m != nil && (m[2] != string(c) || m[1] != string(q)) {
+		t.Errorf("%q: parser %q %q %v, regexp %q", line, c, q, ok, m)
+	}
+}
+
+func FuzzDnsmasqQuery(f *testing.F) {
+	f.Add("Nov 23 20:40:01 dnsmasq[1234]: 17 10.1.2.3/41234 query[AAAA] gulf.moneroocean.stream from 10.1.2.3")
+	f.Add("dnsmasq[1]: 1/2 query[A] x from a:b")
+	f.Add("dnsmasq[1]: dnsmasq[2]: query[A] x from 1")
+	f.Fuzz(func(t *testing.T, line string) { checkAgainstRE(t, line) })
+}
+
+func FuzzParseAddrBytes(f *testing.F) {
+	for _, s := range []string{"10.1.2.3", "010.1.2.3", "1.2.3", "1.2.3.4.", "256.1.1.1", "::1", "fd00::1%eth0", "", "1..2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := netip.ParseAddr(s)
+		got, ok := parseAddrBytes([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("%q: %v %v, ParseAddr %v %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// otherFormat is a hand-written test for the need literals of
+// dnsLogLines: it must agree with looking for each of them.
+func FuzzOtherFormat(f *testing.F) {
+	for _, l := range dnsLogLines {
+		f.Add("x" + string(l.need) + "y")
+	}
+	f.Add("Nov  2 00:00:00 dnsmasq[812]: forwarded ads.maps20.org to 10.0.0.1")
+	f.Add("a Rcv Rcv: info:query:  Rcv")
+	f.Fuzz(func(t *testing.T, line string) {
+		want := false
+		for _, l := range dnsLogLines {
+			want = want || strings.Contains(line, string(l.need))
+		}
+		if got := otherFormat([]byte(line)); got != want {
+			t.Errorf("%q: %v, want %v", line, got, want)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"sort"
+	"strconv"
 )
 
 // maxPending bounds out-of-order data held per direction; beyond it the
@@ -20,12 +21,16 @@ type direction struct {
 	next    uint32
 	pending map[uint32][]byte
 	held    int
-	buf     []byte
-	lost    int // bytes skipped over gaps
+	buf     []byte // an unfinished message, starting with '{' (or HTTP data)
+	skip    bool   // inside a line that cannot be a message: drop to its end
+	lost    int    // bytes skipped over gaps
 
 	// Framing learned from the first bytes.
 	http, websocket, masked bool
 	tlsHello                bool
+	opaque                  bool // TLS records: nothing to parse past the hello
+	bodyLen                 int  // Content-Length of the body about to start
+	skipBody                int  // bytes left of a body that is not JSON
 	sni                     string
 	host                    string // HTTP Host header
 	first                   bool   // first payload already inspected
@@ -54,8 +59,11 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 		data = data[-diff:]
 		fallthrough
 	case diff == 0:
-		out = append(out, data...)
 		d.next += uint32(len(data))
+		if len(d.pending) == 0 {
+			return data // the common case: in order, nothing waiting, no copy
+		}
+		out = append(out, data...)
 	default:
 		if d.pending == nil {
 			d.pending = map[uint32][]byte{}
@@ -84,7 +92,7 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 		sort.Slice(seqs, func(i, j int) bool { return int32(seqs[i]-d.next) < int32(seqs[j]-d.next) })
 		d.lost += int(seqs[0] - d.next)
 		d.next = seqs[0]
-		d.buf = nil // a message cut by the gap is lost
+		d.cut()
 	}
 	return out
 }
@@ -107,7 +115,7 @@ func (d *direction) flush(deliver func([]byte)) {
 		switch diff := int32(first - d.next); {
 		case diff > 0:
 			d.lost += int(diff)
-			d.buf = nil
+			d.cut()
 			d.next = first
 		case int(-diff) >= len(p):
 			continue // wholly retransmitted data
@@ -130,56 +138,169 @@ func (d *direction) flush(deliver func([]byte)) {
 	}
 }
 
-// messages appends in-order bytes and returns complete messages.
-func (d *direction) messages(data []byte) [][]byte {
+// cut forgets the message a gap interrupted; what follows the gap is
+// read as the start of a line.
+func (d *direction) cut() { d.buf, d.skip = d.buf[:0], false }
+
+// sink takes complete messages (a Session).
+type sink interface{ Feed([]byte) bool }
+
+// feed takes in-order bytes and hands s every complete message: JSON
+// lines, HTTP bodies or WebSocket payloads. Only a line that starts with
+// '{' can be a message, so only such a line is ever buffered; TLS and
+// binary streams cost a scan for newlines and hold no memory.
+func (d *direction) feed(data []byte, s sink) {
 	if len(data) == 0 {
-		return nil // a SYN or a bare ACK: nothing to inspect yet
+		return // a SYN or a bare ACK: nothing to inspect yet
 	}
 	if !d.first {
 		d.first = true
 		d.inspect(data)
 	}
-	d.buf = append(d.buf, data...)
-	var out [][]byte
-	if d.websocket {
-		out, d.buf = wsFrames(d.buf, d.masked)
-		return out
-	}
-	for {
-		if d.http {
-			// Headers up to the blank line; the body follows.
-			if i := bytes.Index(d.buf, []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
-				head := d.buf[:i]
-				d.noteHeaders(head)
-				d.buf = d.buf[i+4:]
-				if d.websocket {
-					ws, rest := wsFrames(d.buf, d.masked)
-					d.buf = rest
-					return append(out, ws...)
-				}
-				continue
+	switch {
+	case d.opaque:
+		return
+	case d.websocket:
+		d.buf = append(d.buf, data...)
+		d.frames(s)
+		return
+	case d.http:
+		if d.bodyLen > 0 && len(d.buf) == 0 {
+			d.startBody(data[0])
+		}
+		if d.skipBody > 0 {
+			// Images and downloads are dropped, not buffered.
+			n := min(d.skipBody, len(data))
+			d.skipBody -= n
+			if data = data[n:]; len(data) == 0 {
+				return
 			}
+		}
+		d.buf = append(d.buf, data...)
+		d.httpMessages(s)
+		return
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		switch {
+		case d.skip:
+			if i < 0 {
+				return
+			}
+			d.skip, data = false, data[i+1:]
+		case len(d.buf) > 0:
+			if i < 0 {
+				d.buf = append(d.buf, data...)
+				d.tail(s)
+				return
+			}
+			d.buf = append(d.buf, data[:i]...)
+			line(d.buf, s)
+			d.buf, data = d.buf[:0], data[i+1:]
+		case i >= 0:
+			line(data[:i], s) // whole line in this segment: no copy
+			data = data[i+1:]
+		default:
+			t := bytes.TrimLeft(data, " \t\r\n")
+			switch {
+			case len(t) == 0:
+			case t[0] != '{':
+				d.skip = true
+			default:
+				d.buf = append(d.buf, t...)
+				d.tail(s)
+			}
+			return
+		}
+	}
+}
+
+// tail handles an unfinished line: a whole JSON object without a newline
+// (an HTTP body, a last message) is a message; one too long is dropped.
+func (d *direction) tail(s sink) {
+	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
+		s.Feed(t)
+		d.buf = d.buf[:0]
+		return
+	}
+	if len(d.buf) > maxBuffer {
+		d.lost += len(d.buf)
+		d.buf, d.skip = nil, true
+	}
+}
+
+func line(l []byte, s sink) {
+	if l = bytes.TrimSpace(l); len(l) > 0 && l[0] == '{' {
+		s.Feed(l)
+	}
+}
+
+// httpMessages reads HTTP: headers up to the blank line, then bodies and
+// lines of JSON.
+func (d *direction) httpMessages(s sink) {
+	for {
+		if i := bytes.Index(d.buf, []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
+			d.noteHeaders(d.buf[:i])
+			d.buf = d.buf[i+4:]
+			if d.websocket {
+				d.frames(s)
+				return
+			}
+			if d.bodyLen > 0 && len(d.buf) > 0 {
+				d.startBody(d.buf[0])
+				n := min(d.skipBody, len(d.buf))
+				d.skipBody -= n
+				d.buf = d.buf[n:]
+			}
+			continue
 		}
 		i := bytes.IndexByte(d.buf, '\n')
 		if i < 0 {
-			// An HTTP body or final message without a newline.
-			if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
-				out = append(out, t)
-				d.buf = d.buf[:0]
-			}
 			break
 		}
-		line := bytes.TrimSpace(d.buf[:i])
+		line(d.buf[:i], s)
 		d.buf = d.buf[i+1:]
-		if len(line) > 0 && line[0] == '{' {
-			out = append(out, line)
-		}
+	}
+	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
+		s.Feed(t) // a body without a newline
+		d.buf = d.buf[:0]
 	}
 	if len(d.buf) > maxBuffer {
 		d.lost += len(d.buf)
 		d.buf = nil
 	}
-	return out
+	d.compact()
+}
+
+// startBody decides, on a body's first byte, whether it can be a JSON
+// message; a body that starts with anything else (an image, a download)
+// is skipped by its length. White space cannot tell: such a body is read
+// line by line as before.
+func (d *direction) startBody(first byte) {
+	switch first {
+	case '{', ' ', '\t', '\r', '\n':
+	default:
+		d.skipBody = d.bodyLen
+	}
+	d.bodyLen = 0
+}
+
+// frames hands s the payloads of complete WebSocket frames.
+func (d *direction) frames(s sink) {
+	var msgs [][]byte
+	msgs, d.buf = wsFrames(d.buf, d.masked)
+	for _, m := range msgs {
+		s.Feed(m)
+	}
+	d.compact()
+}
+
+// compact moves what is left to the front of the buffer, so a long
+// connection does not keep re-growing it.
+func (d *direction) compact() {
+	if cap(d.buf) > 4096 && len(d.buf) < cap(d.buf)/4 {
+		d.buf = append(make([]byte, 0, 2*len(d.buf)), d.buf...)
+	}
 }
 
 // inspect looks at a direction's first bytes: HTTP, or a TLS ClientHello.
@@ -195,9 +316,15 @@ func (d *direction) inspect(b []byte) {
 	if sni, ok := ClientHelloSNI(b); ok {
 		d.tlsHello, d.sni = true, sni
 	}
+	// A TLS record header (handshake, alert, change cipher spec or data):
+	// the rest of the direction is encrypted.
+	if len(b) >= 3 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04 {
+		d.opaque = true
+	}
 }
 
 func (d *direction) noteHeaders(head []byte) {
+	d.bodyLen = 0
 	for _, l := range bytes.Split(head, []byte("\r\n")) {
 		k, v, ok := bytes.Cut(l, []byte(":"))
 		if !ok {
@@ -206,6 +333,10 @@ func (d *direction) noteHeaders(head []byte) {
 		switch string(bytes.ToLower(bytes.TrimSpace(k))) {
 		case "host":
 			d.host = string(bytes.TrimSpace(v))
+		case "content-length":
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(v))); err == nil && n > 0 {
+				d.bodyLen = n
+			}
 		case "upgrade":
 			if bytes.EqualFold(bytes.TrimSpace(v), []byte("websocket")) {
 				d.websocket = true

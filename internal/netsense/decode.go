@@ -1,0 +1,199 @@
+package netsense
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// frame is what the analyzer needs from one packet. The decoder fills it
+// in place, so reading a capture allocates nothing per packet: gopacket's
+// NewPacket built a layer object per layer of every frame, which was most
+// of the cost of a large capture.
+type frame struct {
+	src, dst           netip.Addr
+	proto              layers.IPProtocol // TCP or UDP
+	sport, dport       uint16
+	seq                uint32
+	syn, ack, fin, rst bool
+	payload            []byte // aliases the frame
+	fragment           bool
+}
+
+// decodeFrame reads the link, IP and TCP/UDP headers of data. Link types
+// it does not know by heart go through gopacket (see decodeSlow); every
+// length is checked, the bytes come off the wire.
+func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
+	*p = frame{}
+	var etype uint16
+	switch link {
+	case layers.LinkTypeEthernet:
+		if len(data) < 14 {
+			return false
+		}
+		etype, data = binary.BigEndian.Uint16(data[12:]), data[14:]
+		// 802.1Q / 802.1ad tags, possibly stacked.
+		for (etype == 0x8100 || etype == 0x88a8 || etype == 0x9100) && len(data) >= 4 {
+			etype, data = binary.BigEndian.Uint16(data[2:]), data[4:]
+		}
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 {
+			return false
+		}
+		etype, data = binary.BigEndian.Uint16(data[14:]), data[16:]
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14: // 12, 14: raw IP on some BSDs
+		if len(data) == 0 {
+			return false
+		}
+		switch data[0] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		default:
+			return false
+		}
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		if len(data) < 4 {
+			return false
+		}
+		fam := binary.LittleEndian.Uint32(data) // host order of the writer
+		if fam > 0xffff {
+			fam = binary.BigEndian.Uint32(data)
+		}
+		data = data[4:]
+		switch fam {
+		case 2:
+			etype = 0x0800
+		case 24, 28, 30:
+			etype = 0x86dd
+		default:
+			return false
+		}
+	default:
+		return decodeSlow(data, link, p)
+	}
+	var proto uint8
+	switch etype {
+	case 0x0800:
+		if len(data) < 20 || data[0]>>4 != 4 {
+			return false
+		}
+		ihl := int(data[0]&0x0f) * 4
+		if ihl < 20 || ihl > len(data) {
+			return false
+		}
+		if tl := int(binary.BigEndian.Uint16(data[2:])); tl >= ihl && tl < len(data) {
+			data = data[:tl] // Ethernet padding
+		}
+		p.src = netip.AddrFrom4([4]byte(data[12:16]))
+		p.dst = netip.AddrFrom4([4]byte(data[16:20]))
+		proto = data[9]
+		if frag := binary.BigEndian.Uint16(data[6:]); frag&0x3fff != 0 {
+			p.fragment = true // more fragments or a later one: no whole header to trust
+		}
+		data = data[ihl:]
+	case 0x86dd:
+		if len(data) < 40 || data[0]>>4 != 6 {
+			return false
+		}
+		if pl := int(binary.BigEndian.Uint16(data[4:])); pl != 0 && 40+pl < len(data) {
+			data = data[:40+pl]
+		}
+		p.src = netip.AddrFrom16([16]byte(data[8:24])).Unmap()
+		p.dst = netip.AddrFrom16([16]byte(data[24:40])).Unmap()
+		proto = data[6]
+		data = data[40:]
+		// Extension headers before the transport header.
+	ext:
+		for {
+			switch proto {
+			case 0, 43, 60: // hop-by-hop, routing, destination options
+				if len(data) < 8 || (int(data[1])+1)*8 > len(data) {
+					return true // addresses known, the header chain cut short
+				}
+				n := (int(data[1]) + 1) * 8
+				proto, data = data[0], data[n:]
+			case 44: // fragment
+				if len(data) < 8 {
+					return true
+				}
+				if binary.BigEndian.Uint16(data[2:])&0xfff9 != 0 {
+					p.fragment = true
+				}
+				proto, data = data[0], data[8:]
+			case 51: // authentication header
+				if len(data) < 8 || (int(data[1])+2)*4 > len(data) {
+					return true
+				}
+				n := (int(data[1]) + 2) * 4
+				proto, data = data[0], data[n:]
+			default:
+				break ext
+			}
+		}
+	default:
+		return false
+	}
+	if p.fragment {
+		return true
+	}
+	switch proto {
+	case 6:
+		if len(data) < 20 {
+			return true
+		}
+		off := int(data[12]>>4) * 4
+		if off < 20 || off > len(data) {
+			return true
+		}
+		fl := data[13]
+		p.proto = layers.IPProtocolTCP
+		p.sport, p.dport = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
+		p.seq = binary.BigEndian.Uint32(data[4:])
+		p.fin, p.syn, p.rst, p.ack = fl&0x01 != 0, fl&0x02 != 0, fl&0x04 != 0, fl&0x10 != 0
+		p.payload = data[off:]
+	case 17:
+		if len(data) < 8 {
+			return true
+		}
+		p.proto = layers.IPProtocolUDP
+		p.sport, p.dport = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
+		if l := int(binary.BigEndian.Uint16(data[4:])); l >= 8 && l < len(data) {
+			data = data[:l]
+		}
+		p.payload = data[8:]
+	}
+	return true
+}
+
+// decodeSlow handles the link types decodeFrame does not know (PPP, Wi-Fi
+// with radiotap, ...) with gopacket's decoders.
+func decodeSlow(data []byte, link layers.LinkType, p *frame) bool {
+	pkt := gopacket.NewPacket(data, link, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	switch ip := pkt.NetworkLayer().(type) {
+	case *layers.IPv4:
+		p.src, _ = netip.AddrFromSlice(ip.SrcIP)
+		p.dst, _ = netip.AddrFromSlice(ip.DstIP)
+	case *layers.IPv6:
+		p.src, _ = netip.AddrFromSlice(ip.SrcIP)
+		p.dst, _ = netip.AddrFromSlice(ip.DstIP)
+	default:
+		return false
+	}
+	p.src, p.dst = p.src.Unmap(), p.dst.Unmap()
+	switch t := pkt.TransportLayer().(type) {
+	case *layers.TCP:
+		p.proto = layers.IPProtocolTCP
+		p.sport, p.dport, p.seq = uint16(t.SrcPort), uint16(t.DstPort), t.Seq
+		p.syn, p.ack, p.fin, p.rst = t.SYN, t.ACK, t.FIN, t.RST
+		p.payload = t.Payload
+	case *layers.UDP:
+		p.proto = layers.IPProtocolUDP
+		p.sport, p.dport = uint16(t.SrcPort), uint16(t.DstPort)
+		p.payload = t.Payload
+	}
+	return true
+}
