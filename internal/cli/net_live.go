@@ -46,6 +46,9 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			}
 			a := netsense.NewAnalyzer(db)
 			a.Work = work
+			if a.JA3List, err = o.ja3List(); err != nil {
+				return err
+			}
 			c, err := netsense.OpenCapture(iface)
 			if err != nil {
 				return err

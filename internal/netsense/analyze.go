@@ -76,6 +76,9 @@ type Analyzer struct {
 	out        []findings.Finding
 	// Work are the working hours timing is judged against.
 	Work WorkHours
+	// JA3List maps JA3 hashes of miners' TLS clients to a name (the
+	// user's list: minerguard ships no unverified fingerprints).
+	JA3List map[string]string
 	// Alert, when set, is called as soon as a flow or lookup is
 	// recognised (live capture); Findings still reports everything.
 	Alert   func(findings.Finding)
@@ -295,8 +298,11 @@ func (a *Analyzer) alert(f *flow) {
 	case f.sess.Dialect != "" && f.sess.Messages >= 2:
 		f.alerted = true
 		a.Alert(a.sessionFinding(f, flowEvidence(f)))
-	case f.dir[0].sni != "":
-		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok {
+	case f.dir[0].sni != "" || f.dir[0].ja3 != "":
+		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok && f.dir[0].sni != "" {
+			f.alerted = true
+			a.Alert(fd)
+		} else if fd, ok := a.ja3Finding(f, flowEvidence(f)); ok {
 			f.alerted = true
 			a.Alert(fd)
 		}
@@ -382,8 +388,31 @@ func (a *Analyzer) judge(f *flow) {
 	if sni := f.dir[0].sni; sni != "" {
 		if fd, ok := a.sniFinding(f, ev); ok {
 			a.out = append(a.out, fd)
+			return
 		}
 	}
+	if fd, ok := a.ja3Finding(f, ev); ok {
+		a.out = append(a.out, fd)
+	}
+}
+
+// ja3Finding reports a TLS ClientHello whose JA3 fingerprint is on the
+// user's list of miners' fingerprints, whatever name it sends.
+func (a *Analyzer) ja3Finding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
+	d := &f.dir[0]
+	name, ok := a.JA3List[d.ja3]
+	if d.ja3 == "" || !ok {
+		return findings.Finding{}, false
+	}
+	ev.SNI = d.sni
+	ev.Details = map[string]string{"ja3": d.ja3, "ja3_full": d.ja3Full, "ja3_name": name}
+	return findings.Finding{
+		Rule: "net.tls_miner_ja3", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
+		Title:       fmt.Sprintf("%s opened TLS with the fingerprint of %s (JA3 %s)", ev.SrcIP, name, d.ja3),
+		Description: "The TLS ClientHello's JA3 fingerprint (cipher suites, extensions, curves) is on the list of miners' fingerprints: encrypted mining whatever pool name it uses.",
+		Evidence:    ev, Confidence: 0.7,
+		Remediation: "Trace the source address to its host and scan it (minerguard scan); block the destination.",
+	}, true
 }
 
 // sessionFinding reports a flow that speaks a mining protocol.
@@ -424,6 +453,9 @@ func (a *Analyzer) sniFinding(f *flow, ev findings.Evidence) (findings.Finding, 
 		return findings.Finding{}, false
 	}
 	ev.SNI = sni
+	if ja3 := f.dir[0].ja3; ja3 != "" {
+		ev.Details = map[string]string{"ja3": ja3, "ja3_full": f.dir[0].ja3Full}
+	}
 	return findings.Finding{
 		Rule: "net.tls_pool_sni", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
 		Title:       fmt.Sprintf("%s opened TLS to mining domain %s", ev.SrcIP, sni),

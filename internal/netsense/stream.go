@@ -32,6 +32,7 @@ type direction struct {
 	bodyLen                 int  // Content-Length of the body about to start
 	skipBody                int  // bytes left of a body that is not JSON
 	sni                     string
+	ja3, ja3Full            string // the ClientHello's JA3 hash and string
 	host                    string // HTTP Host header
 	first                   bool   // first payload already inspected
 }
@@ -315,6 +316,9 @@ func (d *direction) inspect(b []byte) {
 	}
 	if sni, ok := ClientHelloSNI(b); ok {
 		d.tlsHello, d.sni = true, sni
+	}
+	if full, hash, ok := JA3(b); ok {
+		d.tlsHello, d.ja3, d.ja3Full = true, hash, full
 	}
 	// A TLS record header (handshake, alert, change cipher spec or data):
 	// the rest of the direction is encrypted.

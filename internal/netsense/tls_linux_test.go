@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -82,5 +83,42 @@ func TestTLSMiningOn443(t *testing.T) {
 	}
 	if len(hits) != 1 || hits[0].Rule != "net.tls_pool_sni" || hits[0].Evidence.SNI != "pool.supportxmr.com" || hits[0].Evidence.DstIP != "127.0.0.1" {
 		t.Fatalf("want exactly the pool-SNI session, got %+v", hits)
+	}
+
+	// JA3 as Wireshark computes it, for both ClientHellos.
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed: JA3 cross-check skipped")
+	}
+	tf, err := exec.Command(tshark, "-r", capture, "-Y", "tls.handshake.type == 1", "-T", "fields", "-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.ja3").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	ja3 := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(tf)), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			ja3[f[0]] = f[1]
+		}
+	}
+	if got := hits[0].Evidence.Details["ja3"]; got == "" || got != ja3["pool.supportxmr.com"] {
+		t.Fatalf("JA3 %q, tshark says %q", got, ja3["pool.supportxmr.com"])
+	}
+	// With the client's fingerprint on the list, the session with an
+	// ordinary name is found too.
+	list := filepath.Join(dir, "ja3.txt")
+	os.WriteFile(list, []byte("# miners' TLS clients\n"+ja3["www.example.org"]+",fakeminer (Go crypto/tls)\n"), 0o600)
+	out, _ = exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", "--ja3", list, capture).Output()
+	rep = findings.Report{}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Rule == "net.tls_miner_ja3" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["ja3_name"] == "fakeminer (Go crypto/tls)" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no JA3 finding for the listed fingerprint: %+v", rep.Findings)
 	}
 }
