@@ -33,6 +33,7 @@ type direction struct {
 	skipBody                int  // bytes left of a body that is not JSON
 	sni                     string
 	ja3, ja3Full            string // the ClientHello's JA3 hash and string
+	sv2                     bool   // Stratum V2 binary frames
 	host                    string // HTTP Host header
 	first                   bool   // first payload already inspected
 }
@@ -157,8 +158,22 @@ func (d *direction) feed(data []byte, s sink) {
 	if !d.first {
 		d.first = true
 		d.inspect(data)
+		if agent, ok := sv2Setup(data); ok {
+			d.sv2 = true
+			if sess, isSession := s.(*Session); isSession {
+				sess.set(DialectStratum2)
+				sess.Agent = first(sess.Agent, agent)
+			}
+		} else if _, typ, p, _, ok := sv2Frame(data); ok && typ == sv2SetupConnectionSuccess && len(p) == 6 {
+			d.sv2 = true // the pool's answer: version u16, flags u32
+		}
 	}
 	switch {
+	case d.sv2:
+		if sess, isSession := s.(*Session); isSession && (sess.Dialect == DialectStratum2 || sess.Dialect == "") {
+			sess.sv2Feed(data)
+		}
+		return
 	case d.opaque:
 		return
 	case d.websocket:
