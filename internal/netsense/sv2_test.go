@@ -39,7 +39,7 @@ func sv2OpenChannel(user string) []byte {
 	p := binary.LittleEndian.AppendUint32(nil, 1)
 	p = append(p, str0(user)...)
 	p = binary.LittleEndian.AppendUint32(p, 0x4b189680) // nominal hash rate (f32)
-	p = append(p, make([]byte, 32)...)                 // max_target
+	p = append(p, make([]byte, 32)...)                  // max_target
 	return sv2Msg(0, sv2OpenStandardChannel, p)
 }
 
