@@ -74,6 +74,25 @@ func (o *netFlags) check() (netOutput, netsense.WorkHours, error) {
 	return netOutput{o.format, o.output, threshold, traceFiles{o.leases, o.inventory, o.nat}, o.geoip, strings.ToUpper(o.home)}, wh, err
 }
 
+// flowSetup checks the flags and builds the intel and flow analyzer the
+// flow commands share.
+func (o *netFlags) flowSetup(cmd *cobra.Command) (netOutput, *intel.DB, *flow.Analyzer, error) {
+	out, wh, err := o.check()
+	if err != nil {
+		return out, nil, nil, err
+	}
+	db, err := loadIntel(cmd, o.intelDir, false)
+	if err != nil {
+		return out, nil, nil, err
+	}
+	a, err := flowAnalyzer(db, o.intelDir)
+	if err != nil {
+		return out, nil, nil, err
+	}
+	a.Work = wh
+	return out, db, a, nil
+}
+
 // flowAnalyzer builds the flow analyzer: embedded intel plus the pool
 // networks of stored feeds the allowlist does not cover.
 func flowAnalyzer(db *intel.DB, stateDir string) (*flow.Analyzer, error) {
@@ -124,19 +143,10 @@ warnings naming file and offset or line.
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			out, wh, err := o.check()
+			out, db, a, err := o.flowSetup(cmd)
 			if err != nil {
 				return err
 			}
-			db, err := loadIntel(cmd, o.intelDir, false)
-			if err != nil {
-				return err
-			}
-			a, err := flowAnalyzer(db, o.intelDir)
-			if err != nil {
-				return err
-			}
-			a.Work = wh
 			started := time.Now()
 			dec := flow.NewDecoder(flow.Limits{})
 			var warnings []string
@@ -193,19 +203,10 @@ malformed datagrams, template misses, top hosts) to standard error.
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, wh, err := o.check()
+			out, db, a, err := o.flowSetup(cmd)
 			if err != nil {
 				return err
 			}
-			db, err := loadIntel(cmd, o.intelDir, false)
-			if err != nil {
-				return err
-			}
-			a, err := flowAnalyzer(db, o.intelDir)
-			if err != nil {
-				return err
-			}
-			a.Work = wh
 			addr, err := net.ResolveUDPAddr("udp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen: %w", err)

@@ -301,16 +301,7 @@ func (a *Applier) editFile(i int, p string, edits []LineEdit) (string, error) {
 	if !changed {
 		return fmt.Sprintf("%s already clean", p), nil
 	}
-	restore, err := a.unprotect(c)
-	if err != nil {
-		return "", err
-	}
-	defer restore()
-	meta, err := statMeta(c.Real)
-	if err != nil {
-		return "", err
-	}
-	if err := a.replaceFile(c.Real, out, meta); err != nil {
+	if err := a.rewrite(c, out); err != nil {
 		return "", fmt.Errorf("%s: %w", p, err)
 	}
 	return fmt.Sprintf("%s: %d line(s) changed", p, len(edits)), nil
@@ -372,6 +363,21 @@ func (a *Applier) configure(i int, act Action) (string, error) {
 		return "", fmt.Errorf("%s: %w", act.Path, err)
 	}
 	return act.Path + " set", nil
+}
+
+// rewrite replaces a snapshotted file's content, keeping its owner, mode
+// and xattrs, with protective flags lifted for the change.
+func (a *Applier) rewrite(c Change, data []byte) error {
+	restore, err := a.unprotect(c)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	meta, err := statMeta(c.Real)
+	if err != nil {
+		return err
+	}
+	return a.replaceFile(c.Real, data, meta)
 }
 
 // replaceFile atomically replaces real with data, keeping meta's owner,
@@ -524,16 +530,7 @@ func (a *Applier) restoreOrig(i int, act Action) (string, error) {
 	if c.Before.SHA256 == sha256Hex(data) {
 		return act.Path + " already restored", nil
 	}
-	restore, err := a.unprotect(c)
-	if err != nil {
-		return "", err
-	}
-	defer restore()
-	meta, err := statMeta(c.Real)
-	if err != nil {
-		return "", err
-	}
-	if err := a.replaceFile(c.Real, data, meta); err != nil {
+	if err := a.rewrite(c, data); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s restored from %s", act.Path, act.Source), nil
