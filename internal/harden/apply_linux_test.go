@@ -26,8 +26,8 @@ var weakRoot = map[string]string{
 	"root/.ssh/authorized_keys":                             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop\n",
 	"etc/security/pwquality.conf":                           "# Configuration for systemwide password quality limits\n# minlen = 8\nminlen = 8\n",
 	"etc/pam.d/common-password":                             "password\trequisite\t\t\tpam_pwquality.so retry=3\npassword\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n",
-	"etc/passwd":                                            "root:x:0:0:root:/root:/bin/bash\nguest:x:1001:1001::/home/guest:/bin/bash\n",
-	"etc/shadow":                                            "root:$6$abc$def:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
+	"etc/passwd":                                            "root:x:0:0:root:/root:/bin/bash\nguest:x:1001:1001::/home/guest:/bin/bash\nsysupd:x:0:0::/root:/bin/bash\n",
+	"etc/shadow":                                            "root:$6$abc$def:19000:0:99999:7:::\nguest::19000:0:99999:7:::\nsysupd:$6$mno$pqr:19700:0:99999:7:::\n",
 	"etc/logrotate.conf":                                    "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n",
 	"etc/logrotate.d/rsyslog":                               "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n\tmissingok\n\tcompress\n}\n",
 	"etc/systemd/system/sockets.target.wants/telnet.socket": "->/lib/systemd/system/telnet.socket",
@@ -61,7 +61,7 @@ func TestHardenApplyRollback(t *testing.T) {
 		t.Fatalf("an action failed:\n%s", out)
 	}
 	audit, _ := runCLI("harden", "--root", root, "--format", "json")
-	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention", "logs.journald"} {
+	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention", "logs.journald", "accounts.shared"} {
 		if !strings.Contains(audit, `"id": "`+id+`",`) {
 			t.Fatalf("item %s missing from audit", id)
 		}
@@ -81,7 +81,7 @@ func TestHardenApplyRollback(t *testing.T) {
 	if !strings.Contains(cfg, "PermitRootLogin prohibit-password\n") || !strings.HasSuffix(cfg, "Match User backup\n\tPasswordAuthentication yes\n") {
 		t.Errorf("sshd_config:\n%s", cfg)
 	}
-	if got := read("etc/shadow"); !strings.Contains(got, "guest:!:19000") || !strings.Contains(got, "root:$6$abc$def:") {
+	if got := read("etc/shadow"); !strings.Contains(got, "guest:!:19000") || !strings.Contains(got, "root:$6$abc$def:") || !strings.Contains(got, "sysupd:!$6$mno$pqr:") {
 		t.Errorf("shadow:\n%s", got)
 	}
 	if got := read("etc/logrotate.d/rsyslog"); !strings.Contains(got, "\trotate 26\n") {

@@ -127,6 +127,30 @@ var linuxFixes = map[string]fixFunc{
 		}
 		return []respond.Action{a}
 	},
+	"accounts.shared": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
+		groups, err := sharedUIDs(env)
+		if err != nil {
+			return []respond.Action{advise(r, err.Error())}
+		}
+		var out []respond.Action
+		var others []string
+		for _, g := range groups {
+			for i, name := range g.names {
+				if i == 0 && !(g.uid == 0 && name != "root") {
+					continue // the original owner of the uid keeps it
+				}
+				if g.uid != 0 || name == "root" {
+					others = append(others, name)
+					continue
+				}
+				out = append(out, lockAccount(env, name, g.lines[i], g.raws[i])...)
+			}
+		}
+		if len(others) > 0 {
+			out = append(out, advise(r, "give these accounts their own uid (usermod -u) or remove them: "+strings.Join(others, ", ")))
+		}
+		return out
+	},
 	"remote.services": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
 		c, err := loadConfig(env)
 		if err != nil {
@@ -208,6 +232,29 @@ var linuxFixes = map[string]fixFunc{
 		}
 		return logrotateFix(env, r, c.LogRetentionDay)
 	},
+}
+
+// lockAccount locks an extra uid-0 account: '!' before its shadow hash
+// and a nologin shell, the account kept so its files keep their owner.
+func lockAccount(env *checks.Env, name string, line int, raw string) []respond.Action {
+	f := strings.Split(raw, ":")
+	f[6] = "/usr/sbin/nologin"
+	out := []respond.Action{{Kind: respond.KindConfigure, Path: "/etc/passwd", Title: "nologin shell for " + name,
+		Edits: []respond.LineEdit{{Line: line, Old: []byte(raw), New: []byte(strings.Join(f, ":"))}}}}
+	b, err := env.Host.FS().ReadFile("/etc/shadow")
+	if err != nil {
+		return out
+	}
+	for n, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSuffix(l, "\r")
+		sf := strings.Split(l, ":")
+		if len(sf) > 1 && sf[0] == name && !strings.HasPrefix(sf[1], "!") {
+			sf[1] = "!" + sf[1]
+			out = append(out, respond.Action{Kind: respond.KindConfigure, Path: "/etc/shadow", Title: "lock " + name,
+				Edits: []respond.LineEdit{{Line: n + 1, Old: []byte(l), New: []byte(strings.Join(sf, ":"))}}})
+		}
+	}
+	return out
 }
 
 // sshdSet sets a global sshd directive: the line that now decides it is

@@ -43,17 +43,18 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	weak := tree(t, map[string]string{
-		"etc/ssh/sshd_config":                                     "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMaxAuthTries 10\n",
-		"etc/systemd/journald.conf":                               "[Journal]\n#Storage=auto\nMaxRetentionSec=1month\n",
-		"etc/ssh/sshd_config.d/50-cloud.conf":                     "PasswordAuthentication yes\n",
-		"etc/shadow":                                              "root:$y$j9T$abc:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
-		"etc/security/pwquality.conf":                             "# minlen = 8\nminlen = 8\n",
+		"etc/ssh/sshd_config":                 "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMaxAuthTries 10\n",
+		"etc/systemd/journald.conf":           "[Journal]\n#Storage=auto\nMaxRetentionSec=1month\n",
+		"etc/passwd":                          "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n",
+		"etc/ssh/sshd_config.d/50-cloud.conf": "PasswordAuthentication yes\n",
+		"etc/shadow":                          "root:$y$j9T$abc:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n",
+		"etc/security/pwquality.conf":         "# minlen = 8\nminlen = 8\n",
 		"etc/systemd/system/sockets.target.wants/telnet.socket":   "",
 		"etc/systemd/system/multi-user.target.wants/xrdp.service": "",
-		"etc/logrotate.conf":                                      "weekly\nrotate 4\n",
-		"etc/logrotate.d/rsyslog":                                 "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n}\n",
-		"var/lib/clamav/daily.cld":                                "x",
-		"etc/apt/apt.conf.d/20auto-upgrades":                      "APT::Periodic::Update-Package-Lists \"1\";\n",
+		"etc/logrotate.conf":                 "weekly\nrotate 4\n",
+		"etc/logrotate.d/rsyslog":            "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n}\n",
+		"var/lib/clamav/daily.cld":           "x",
+		"etc/apt/apt.conf.d/20auto-upgrades": "APT::Periodic::Update-Package-Lists \"1\";\n",
 	})
 	old := now.Add(-30 * 24 * time.Hour)
 	if err := os.Chtimes(filepath.Join(weak, "var/lib/clamav/daily.cld"), old, old); err != nil {
@@ -64,7 +65,7 @@ func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	want := map[string]Status{
 		"ssh.root_login": Fail, "ssh.password_auth": Fail, "ssh.max_auth_tries": Warn, "password.min_length": Fail,
 		"accounts.empty_password": Fail, "remote.services": Fail, "logs.retention": Fail, "av.signatures": Fail,
-		"updates.automatic": Fail, "ports.high_risk": NA, "firewall.egress_mining": NA, "logs.journald": Fail,
+		"updates.automatic": Fail, "ports.high_risk": NA, "firewall.egress_mining": NA, "logs.journald": Fail, "accounts.shared": Fail,
 	}
 	for id, st := range want {
 		if got[id].Status != st {
@@ -84,6 +85,7 @@ func TestAuditWeakAndHardenedRoots(t *testing.T) {
 	hard := tree(t, map[string]string{
 		"etc/ssh/sshd_config":                 "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxAuthTries 3\nMatch User backup\n  PasswordAuthentication yes\n",
 		"etc/systemd/journald.conf":           "[Journal]\nStorage=persistent\n",
+		"etc/passwd":                          "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nbin:x:1:1::/bin:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/bash\n",
 		"etc/systemd/journald.conf.d/50.conf": "[Journal]\nMaxRetentionSec=1y\n",
 		"etc/shadow":                          "root:$y$j9T$abc:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
 		"etc/pam.d/common-password":           "password requisite pam_pwquality.so retry=3 minlen=12\n",
@@ -167,4 +169,22 @@ func FuzzSystemdSpan(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { systemdSpan(s) })
+}
+
+// TestEDRAgentCounts: an installed EDR agent (from the intel list) counts
+// as antivirus when there is no ClamAV database; nothing at all warns.
+func TestEDRAgentCounts(t *testing.T) {
+	for _, tc := range []struct {
+		tree map[string]string
+		want Status
+	}{
+		{map[string]string{"opt/CrowdStrike/falcond": "\x7fELF"}, Pass},
+		{map[string]string{"opt/sophos-spl/bin/x": "x"}, Pass},
+		{map[string]string{"opt/other/agent": "x"}, Warn},
+	} {
+		h, _ := host.Offline(tree(t, tc.tree))
+		if got := audit(t, h, now)["av.signatures"]; got.Status != tc.want {
+			t.Errorf("%v: %s (%s), want %s", tc.tree, got.Status, got.Evidence, tc.want)
+		}
+	}
 }

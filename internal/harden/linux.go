@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"regexp"
 	"slices"
@@ -25,6 +26,10 @@ type config struct {
 	MinPasswordLen  int      `json:"min_password_length"`
 	LogRetentionDay int      `json:"log_retention_days"`
 	AVMaxAgeDays    int      `json:"av_max_age_days"`
+	EDRAgents       []struct {
+		Name string `json:"name"`
+		Path string `json:"path"`
+	} `json:"edr_agents"`
 }
 
 func loadConfig(env *checks.Env) (config, error) {
@@ -144,6 +149,25 @@ var linuxItems = []linItem{
 			return Result{Status: Fail, Evidence: "empty password: " + strings.Join(empty, ", "), Path: "/etc/shadow",
 				Change: "lock them: `passwd -l USER` for each (or set a password)"}
 		}},
+	{"accounts.shared", "No two accounts share a uid", "Accounts that share a uid share every file and process; an extra uid-0 account is root under another name and password — a classic miner backdoor.",
+		func(_ context.Context, env *checks.Env) Result {
+			groups, err := sharedUIDs(env)
+			if errors.Is(err, fs.ErrNotExist) {
+				return Result{Status: NA, Evidence: "no /etc/passwd"}
+			}
+			if err != nil {
+				return Result{Status: Warn, Evidence: "cannot read /etc/passwd: " + err.Error()}
+			}
+			if len(groups) == 0 {
+				return Result{Status: Pass, Evidence: "every account has its own uid", Path: "/etc/passwd"}
+			}
+			var ev []string
+			for _, g := range groups {
+				ev = append(ev, fmt.Sprintf("uid %d: %s", g.uid, strings.Join(g.names, ", ")))
+			}
+			return Result{Status: Fail, Evidence: strings.Join(ev, "; "), Path: "/etc/passwd",
+				Change: "lock the extra uid-0 accounts (passwd -l, shell /usr/sbin/nologin) and give other shared accounts their own uid"}
+		}},
 	{"remote.services", "No needless remote-access service is enabled", "Telnet, rsh, FTP and VNC/RDP services are common ways in; the seeds ask to turn off what is not needed.",
 		func(_ context.Context, env *checks.Env) Result {
 			return cfgOr(env, warnErr, func(c config) Result {
@@ -213,7 +237,12 @@ var linuxItems = []linItem{
 					}
 				}
 				if file == "" {
-					return Result{Status: Warn, Evidence: "no ClamAV signature database found (another EDR may be in use)",
+					for _, a := range c.EDRAgents {
+						if _, err := env.Host.FS().Stat(a.Path); err == nil {
+							return Result{Status: Pass, Evidence: fmt.Sprintf("%s is installed (%s); its console keeps its signatures", a.Name, a.Path), Path: a.Path}
+						}
+					}
+					return Result{Status: Warn, Evidence: "no ClamAV signature database and no known EDR agent found",
 						Change: "install an antivirus/EDR; with ClamAV: `apt-get install clamav clamav-freshclam` and keep freshclam running"}
 				}
 				age := int(env.Now.Sub(newest).Hours() / 24)
@@ -384,6 +413,51 @@ func systemdSpan(s string) (time.Duration, error) {
 		rest = strings.TrimLeft(rest[j:], " ")
 	}
 	return total, nil
+}
+
+type uidGroup struct {
+	uid   int
+	names []string // in /etc/passwd order; the first is the original
+	lines []int
+	raws  []string
+}
+
+// sharedUIDs lists uids that more than one passwd entry uses.
+func sharedUIDs(env *checks.Env) ([]uidGroup, error) {
+	b, err := env.Host.FS().ReadFile("/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	by := map[int]*uidGroup{}
+	var order []int
+	for n, l := range strings.Split(string(b), "\n") {
+		raw := strings.TrimSuffix(l, "\r")
+		f := strings.Split(raw, ":")
+		if len(f) < 7 || f[0] == "" || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		uid, err := strconv.Atoi(f[2])
+		if err != nil {
+			continue
+		}
+		if sh := f[6]; strings.HasSuffix(sh, "/nologin") || strings.HasSuffix(sh, "/false") {
+			continue // cannot log in: shares nothing a person could use
+		}
+		g := by[uid]
+		if g == nil {
+			g = &uidGroup{uid: uid}
+			by[uid] = g
+			order = append(order, uid)
+		}
+		g.names, g.lines, g.raws = append(g.names, f[0]), append(g.lines, n+1), append(g.raws, raw)
+	}
+	var out []uidGroup
+	for _, uid := range order {
+		if g := by[uid]; len(g.names) > 1 {
+			out = append(out, *g)
+		}
+	}
+	return out, nil
 }
 
 // enabledRemote lists the .wants links that enable a needless
