@@ -175,7 +175,7 @@ could not run (nothing changed).`,
 	f.StringVar(&planFile, "plan", "", "apply this saved plan (written with --output) instead of planning again")
 	f.BoolVar(&apply, "apply", false, "carry out the plan (without it, clean only shows it)")
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (unattended use)")
-	f.StringVar(&minSev, "min-severity", "medium", "act on incidents and findings at or above this severity")
+	f.StringVar(&minSev, "min-severity", "high", "act on incidents and findings at or above this severity (medium adds weak signals such as unknown executables in temp dirs)")
 	f.StringSliceVar(&incidents, "incident", nil, "act only on these incident ids (INC-001,...)")
 	f.BoolVar(&allowPkg, "allow-package-files", false, "allow quarantining files a package owns (otherwise such a plan is refused)")
 	f.BoolVar(&restoreOrig, "restore-orig", false, "put back .orig copies of replaced system binaries the malware left")
