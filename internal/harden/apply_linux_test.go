@@ -33,6 +33,7 @@ var weakRoot = map[string]string{
 	"etc/systemd/system/sockets.target.wants/telnet.socket": "->/lib/systemd/system/telnet.socket",
 	"lib/systemd/system/telnet.socket":                      "[Socket]\nListenStream=23\nAccept=yes\n",
 	"etc/apt/apt.conf.d/20auto-upgrades":                    "APT::Periodic::Update-Package-Lists \"1\";\n",
+	"usr/bin/unattended-upgrade":                            "#!/usr/bin/python3\n",
 }
 
 func runCLI(args ...string) (string, int) {
@@ -61,7 +62,7 @@ func TestHardenApplyRollback(t *testing.T) {
 		t.Fatalf("an action failed:\n%s", out)
 	}
 	audit, _ := runCLI("harden", "--root", root, "--format", "json")
-	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention", "logs.journald", "accounts.shared"} {
+	for _, id := range []string{"ssh.root_login", "ssh.password_auth", "ssh.max_auth_tries", "password.min_length", "accounts.empty_password", "remote.services", "logs.retention", "logs.journald", "accounts.shared", "updates.automatic"} {
 		if !strings.Contains(audit, `"id": "`+id+`",`) {
 			t.Fatalf("item %s missing from audit", id)
 		}

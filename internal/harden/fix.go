@@ -225,6 +225,31 @@ var linuxFixes = map[string]fixFunc{
 		}
 		return out
 	},
+	"updates.automatic": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
+		// Only switching on what is installed: minerguard installs nothing.
+		fsys := env.Host.FS()
+		if _, err := fsys.Stat("/usr/bin/unattended-upgrade"); err != nil {
+			return []respond.Action{advise(r, r.Change)}
+		}
+		const conf = "/etc/apt/apt.conf.d/20auto-upgrades"
+		a := respond.Action{Kind: respond.KindConfigure, Path: conf, Create: true, Title: "turn on unattended-upgrades in " + conf}
+		b, _ := fsys.ReadFile(conf)
+		re := regexp.MustCompile(`^\s*APT::Periodic::(Update-Package-Lists|Unattended-Upgrade)\s+"[^"]*"\s*;`)
+		seen := map[string]bool{}
+		for n, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimSuffix(l, "\r")
+			if m := re.FindStringSubmatch(l); m != nil {
+				seen[m[1]] = true
+				a.Edits = append(a.Edits, respond.LineEdit{Line: n + 1, Old: []byte(l), New: []byte(fmt.Sprintf("APT::Periodic::%s \"1\";", m[1]))})
+			}
+		}
+		for _, k := range []string{"Update-Package-Lists", "Unattended-Upgrade"} {
+			if !seen[k] {
+				a.Append = append(a.Append, fmt.Sprintf("APT::Periodic::%s \"1\";\n", k)...)
+			}
+		}
+		return []respond.Action{a}
+	},
 	"logs.retention": func(_ context.Context, env *checks.Env, r Result) []respond.Action {
 		c, err := loadConfig(env)
 		if err != nil {
