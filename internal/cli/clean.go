@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,7 +316,7 @@ func printPlan(w io.Writer, plan *respond.Plan, format string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tACTION\tSEVERITY\tINCIDENT\tWHAT")
 	for i, a := range plan.Actions {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, a.Kind, a.Severity, orDash(a.Incident), a.Title)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, a.Kind, a.Severity, cmp.Or(a.Incident, "-"), a.Title)
 		for _, p := range a.Procs {
 			if a.Kind == respond.KindFreeze {
 				fmt.Fprintf(tw, "\t\t\t\t  pid %d %s: %s\n", p.PID, p.Comm, p.Why)
@@ -363,13 +364,6 @@ func printResults(w io.Writer, rs []respond.Result) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Action+1, r.Kind, r.Status, printable(r.Detail, 300))
 	}
 	tw.Flush()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // printable keeps a terminal safe from control bytes in planted file names.

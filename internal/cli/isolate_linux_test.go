@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,15 +127,8 @@ func reach(t *testing.T, ns *netns.NS, local, addr string, want bool) {
 		c.Close()
 	}
 	if got := err == nil; got != want {
-		t.Errorf("%s -> %s reachable = %v (%v), want %v", cmp(local, ns.Name), addr, got, err, want)
+		t.Errorf("%s -> %s reachable = %v (%v), want %v", cmp.Or(local, ns.Name), addr, got, err, want)
 	}
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // alive asserts whether an open connection still carries data.

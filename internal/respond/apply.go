@@ -3,8 +3,11 @@ package respond
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -446,32 +449,14 @@ func writeTemp(dir, prefix string, data []byte) (string, error) {
 }
 
 func readAllLimited(f *os.File, max int64) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(&limitedReader{f, max + 1})
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if n > max {
+	if int64(len(b)) > max {
 		return nil, fmt.Errorf("larger than %d bytes; not editing it", max)
 	}
-	return buf.Bytes(), nil
-}
-
-type limitedReader struct {
-	f *os.File
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errEOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
+	return b, nil
 }
 
 // quarantine moves a file or link into the vault: its bytes are already
@@ -527,7 +512,7 @@ func (a *Applier) restoreOrig(i int, act Action) (string, error) {
 	if c.Before.Type != "file" {
 		return "", fmt.Errorf("%s: not a regular file", act.Path)
 	}
-	if c.Before.SHA256 == sha256Hex(data) {
+	if sum := sha256.Sum256(data); c.Before.SHA256 == hex.EncodeToString(sum[:]) {
 		return act.Path + " already restored", nil
 	}
 	if err := a.rewrite(c, data); err != nil {

@@ -2,6 +2,7 @@ package respond
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,8 @@ type builder struct {
 	plan        *Plan
 	quarantined map[string]int // path -> action index
 	edits       map[string]int // path -> remove_lines action index
+	pkgTool     *pkgdb.DB      // the package manager, for reinstall commands
+	pkgToolRead bool
 }
 
 // selectFindings returns the findings the plan answers: those of selected
@@ -266,7 +269,7 @@ func (b *builder) answer(i int) {
 	case stratNone:
 		return
 	case stratAdvise:
-		b.advise(i, "left for a person to decide: "+orDefault(f.Remediation, "review it"))
+		b.advise(i, "left for a person to decide: "+cmp.Or(f.Remediation, "review it"))
 	case stratLine:
 		if strings.HasPrefix(f.Rule, "persistence.cron.") && unitName(path.Base(p)) {
 			b.service(i, p) // a systemd timer
@@ -298,13 +301,6 @@ func (b *builder) answer(i int) {
 	case stratPackage:
 		b.packageFile(i)
 	}
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 func (b *builder) advise(i int, text string) {
@@ -616,11 +612,16 @@ func (b *builder) reinstallCommand(pkg string) string {
 	if pkg == "" {
 		return ""
 	}
-	db, err := pkgdb.Open(b.h.FS(), []string{"/nonexistent-dir-filter"})
-	if err != nil {
+	if !b.pkgToolRead {
+		// Only the package manager is wanted, so no directory's files are
+		// kept; read once however many replaced files there are.
+		b.pkgToolRead = true
+		b.pkgTool, _ = pkgdb.Open(b.h.FS(), []string{"/nonexistent-dir-filter"})
+	}
+	if b.pkgTool == nil {
 		return ""
 	}
-	return db.ReinstallCommand(pkg)
+	return b.pkgTool.ReinstallCommand(pkg)
 }
 
 // blockDomains sinkholes the pool domains the selected findings name.

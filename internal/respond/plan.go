@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path"
@@ -136,14 +137,7 @@ func (a Identity) Same(b Identity) bool {
 }
 
 func (a Identity) String() string {
-	return fmt.Sprintf("%s (machine-id %s, root %s)", orNone(a.Hostname), orNone(a.MachineID), a.Root)
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	return fmt.Sprintf("%s (machine-id %s, root %s)", cmp.Or(a.Hostname, "unknown"), cmp.Or(a.MachineID, "unknown"), a.Root)
 }
 
 // sortActions puts actions in apply order, keeping the order within a kind.

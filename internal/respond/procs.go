@@ -1,10 +1,10 @@
 package respond
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/checks"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/process"
@@ -61,14 +62,7 @@ func (g *guard) same(want Proc) (*process.Process, bool) {
 }
 
 func procOf(p *process.Process, why string) Proc {
-	return Proc{PID: p.PID, StartTime: p.Stat.StartTime, Comm: p.Name(), Exe: p.Exe, Cmdline: checksPrintable(p.CommandLine()), Why: why}
-}
-
-func checksPrintable(s string) string {
-	if len(s) > 1024 {
-		s = s[:1024] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
+	return Proc{PID: p.PID, StartTime: p.Stat.StartTime, Comm: p.Name(), Exe: p.Exe, Cmdline: checks.Printable(p.CommandLine(), 1024), Why: why}
 }
 
 // markers are the strings that tie a process to an incident: the paths of
@@ -123,10 +117,8 @@ func isShell(p *process.Process) bool {
 // mentions says whether text names a marker path or executable name (a
 // name counts as a word on its own, so "xmr" does not match "xmrig2").
 func (m *markers) mentions(text string) string {
-	for p := range m.paths {
-		if strings.Contains(text, p) {
-			return p
-		}
+	if p := m.mentionsPath(text); p != "" {
+		return p
 	}
 	for n := range m.names {
 		for i := 0; ; {
@@ -221,6 +213,7 @@ func Processes(ctx context.Context, h host.Host, rep *findings.Report, opts Opti
 			m.addPath(p.Exe)
 		}
 	}
+	scripts := map[string]string{}
 	// Grow the set until nothing new ties in: a watchdog's script names
 	// the miner; the guardian's script names the watchdog's script.
 	for round := 0; round < 8; round++ {
@@ -248,20 +241,25 @@ func Processes(ctx context.Context, h host.Host, rep *findings.Report, opts Opti
 				continue
 			}
 			why := ""
-			switch {
-			case p.Exe != "" && m.paths[p.Exe]:
+			cl := p.CommandLine()
+			shellHit := ""
+			if isShell(p) {
+				shellHit = m.mentions(cl)
+			}
+			if p.Exe != "" && m.paths[p.Exe] {
 				why = "runs " + p.Exe
-			case m.mentionsPath(p.CommandLine()) != "":
-				why = "its command line names " + m.mentionsPath(p.CommandLine())
-			case isShell(p) && m.mentions(p.CommandLine()) != "":
-				why = "its shell command names " + m.mentions(p.CommandLine())
-			default:
-				if s := scriptOf(p); s != "" {
-					if body := readScript(h.FS(), s); body != "" {
-						if hit := m.mentions(body); hit != "" {
-							why = fmt.Sprintf("its script %s names %s", s, hit)
-						}
-					}
+			} else if hit := m.mentionsPath(cl); hit != "" {
+				why = "its command line names " + hit
+			} else if shellHit != "" {
+				why = "its shell command names " + shellHit
+			} else if s := scriptOf(p); s != "" {
+				body, read := scripts[s]
+				if !read {
+					body = readScript(h.FS(), s) // once, whatever the number of rounds
+					scripts[s] = body
+				}
+				if hit := m.mentions(body); hit != "" {
+					why = fmt.Sprintf("its script %s names %s", s, hit)
 				}
 			}
 			if why != "" {
@@ -333,26 +331,8 @@ func readScript(fsys host.FS, p string) string {
 		return ""
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(&ioLimit{f, maxScript})
-	return buf.String()
-}
-
-type ioLimit struct {
-	r interface{ Read([]byte) (int, error) }
-	n int
-}
-
-func (l *ioLimit) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errEOF
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= n
-	return n, err
+	b, _ := io.ReadAll(io.LimitReader(f, maxScript))
+	return string(b)
 }
 
 // frozen returns the processes action i's freeze recorded, or the plan's.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/minerguard/minerguard/internal/sigscan"
 )
 
 // Undo reverts every change a journal recorded, newest first: files come
@@ -170,9 +172,12 @@ func (a *Applier) restore(c Change) (string, error) {
 		return "", err
 	}
 	var note string
+	// Whether the file already holds its original bytes, hashed once.
+	original := cur.Exists && cur.Type == "file" && c.Before.Exists && c.Before.Type == "file" &&
+		cur.Size == c.Before.Size && sameContent(real, c.Before.SHA256)
 	// A file changed after the clean (an admin's edit) is kept in the vault
 	// before undo overwrites it: nothing anyone wrote is lost.
-	if cur.Exists && cur.Type == "file" && (!c.Before.Exists || c.Before.Type != "file" || cur.Size != c.Before.Size || !sameContent(real, c.Before.SHA256)) {
+	if cur.Exists && cur.Type == "file" && !original {
 		if sha, _, err := a.vault.StoreFile(real); err == nil && !a.isPlanned(sha) {
 			note = fmt.Sprintf("the current %s was kept in the vault as blob %s", c.Path, sha)
 		}
@@ -210,7 +215,7 @@ func (a *Applier) restore(c Change) (string, error) {
 			return note, err
 		}
 	case c.Before.Type == "file":
-		if !(cur.Exists && cur.Type == "file" && sameContent(real, c.Before.SHA256)) {
+		if !original {
 			data, err := a.vault.Load(c.Before.Blob)
 			if err != nil {
 				return note, err
@@ -269,6 +274,6 @@ func sameContent(real, sha string) bool {
 		return false
 	}
 	defer f.Close()
-	got, _, err := hashReader(f)
+	got, err := sigscan.HashReader(f)
 	return err == nil && got == sha
 }
