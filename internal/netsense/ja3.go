@@ -11,14 +11,24 @@ import (
 	"strings"
 )
 
-// JA3 fingerprints a TLS ClientHello (Salesforce's JA3): the client's TLS
-// version, cipher suites, extensions, elliptic curves and point formats,
-// GREASE values left out, as a string and its MD5. A miner's TLS library
-// and settings give it a fingerprint that does not depend on the pool's
-// name, so a list of miners' fingerprints finds TLS mining without SNI.
-func JA3(b []byte) (full, hash string, ok bool) {
+// clientHello is what a TLS ClientHello says, read once for the SNI and
+// the JA3 fingerprint.
+type clientHello struct {
+	version            uint16
+	suites, exts       []uint16
+	groups             []uint16
+	points             []byte
+	sni                string
+	badSuites, badExts bool // odd cipher list; extension block cut short or damaged
+	badSNI             bool // a damaged server_name extension: no SNI at all
+}
+
+// parseClientHello reads a ClientHello record at the start of b. Every
+// length is checked: the bytes come off the wire.
+func parseClientHello(b []byte) (clientHello, bool) {
+	var h clientHello
 	if len(b) < 5 || b[0] != 0x16 || b[1] != 0x03 {
-		return "", "", false
+		return h, false
 	}
 	rec := int(binary.BigEndian.Uint16(b[3:]))
 	b = b[5:]
@@ -26,14 +36,14 @@ func JA3(b []byte) (full, hash string, ok bool) {
 		b = b[:rec]
 	}
 	if len(b) < 4 || b[0] != 0x01 {
-		return "", "", false
+		return h, false
 	}
-	b = b[4:]
+	b = b[4:] // handshake type and length
 	if len(b) < 34 {
-		return "", "", false
+		return h, false
 	}
-	version := binary.BigEndian.Uint16(b)
-	b = b[34:]
+	h.version = binary.BigEndian.Uint16(b)
+	b = b[34:] // version, random
 	take := func(lenBytes int) ([]byte, bool) {
 		if len(b) < lenBytes {
 			return nil, false
@@ -49,58 +59,99 @@ func JA3(b []byte) (full, hash string, ok bool) {
 		b = b[lenBytes+n:]
 		return v, true
 	}
-	if _, ok := take(1); !ok { // session id
-		return "", "", false
+	_, ok1 := take(1) // session id
+	suites, ok2 := take(2)
+	_, ok3 := take(1) // compression methods
+	if !ok1 || !ok2 || !ok3 {
+		return h, false
 	}
-	suites, ok1 := take(2)
-	_, ok2 := take(1) // compression methods
-	if !ok1 || !ok2 || len(suites)%2 != 0 {
-		return "", "", false
-	}
-	var ciphers, exts, curves, points []string
+	h.badSuites = len(suites)%2 != 0
 	for i := 0; i+1 < len(suites); i += 2 {
-		if v := binary.BigEndian.Uint16(suites[i:]); !grease(v) {
-			ciphers = append(ciphers, strconv.Itoa(int(v)))
-		}
+		h.suites = append(h.suites, binary.BigEndian.Uint16(suites[i:]))
 	}
-	if len(b) >= 2 {
-		all, ok := take(2)
-		if !ok {
-			return "", "", false
+	if len(b) < 2 {
+		return h, true // no extensions
+	}
+	ext := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if ext < len(b) {
+		b = b[:ext]
+	}
+	h.badExts = ext > len(b)
+	for len(b) >= 4 {
+		typ, n := binary.BigEndian.Uint16(b), int(binary.BigEndian.Uint16(b[2:]))
+		b = b[4:]
+		if n > len(b) {
+			h.badExts = true
+			return h, true
 		}
-		for len(all) >= 4 {
-			typ, n := binary.BigEndian.Uint16(all), int(binary.BigEndian.Uint16(all[2:]))
-			all = all[4:]
-			if n > len(all) {
-				return "", "", false
-			}
-			body := all[:n]
-			all = all[n:]
-			if grease(typ) {
+		body := b[:n]
+		b = b[n:]
+		h.exts = append(h.exts, typ)
+		switch typ {
+		case 0: // server_name: the first one decides, as before
+			if h.sni != "" || h.badSNI {
 				continue
 			}
-			exts = append(exts, strconv.Itoa(int(typ)))
-			switch typ {
-			case 10: // supported_groups
-				if len(body) >= 2 {
-					l := int(binary.BigEndian.Uint16(body))
-					for i := 2; i+1 < 2+l && i+1 < len(body); i += 2 {
-						if v := binary.BigEndian.Uint16(body[i:]); !grease(v) {
-							curves = append(curves, strconv.Itoa(int(v)))
-						}
-					}
+			if len(body) < 5 || body[2] != 0 {
+				h.badSNI = true
+				continue
+			}
+			l := int(binary.BigEndian.Uint16(body[3:]))
+			if 5+l > len(body) || l == 0 {
+				h.badSNI = true
+				continue
+			}
+			h.sni = string(body[5 : 5+l])
+		case 10: // supported_groups
+			if len(body) >= 2 {
+				l := int(binary.BigEndian.Uint16(body))
+				for i := 2; i+1 < 2+l && i+1 < len(body); i += 2 {
+					h.groups = append(h.groups, binary.BigEndian.Uint16(body[i:]))
 				}
-			case 11: // ec_point_formats
-				if len(body) >= 1 {
-					for i := 1; i < 1+int(body[0]) && i < len(body); i++ {
-						points = append(points, strconv.Itoa(int(body[i])))
-					}
+			}
+		case 11: // ec_point_formats
+			if len(body) >= 1 {
+				for i := 1; i < 1+int(body[0]) && i < len(body); i++ {
+					h.points = append(h.points, body[i])
 				}
 			}
 		}
 	}
-	full = strings.Join([]string{strconv.Itoa(int(version)), strings.Join(ciphers, "-"), strings.Join(exts, "-"),
-		strings.Join(curves, "-"), strings.Join(points, "-")}, ",")
+	return h, true
+}
+
+// JA3 fingerprints a TLS ClientHello (Salesforce's JA3): the client's TLS
+// version, cipher suites, extensions, elliptic curves and point formats,
+// GREASE values left out, as a string and its MD5. A miner's TLS library
+// and settings give it a fingerprint that does not depend on the pool's
+// name, so a list of miners' fingerprints finds TLS mining without SNI.
+func JA3(b []byte) (full, hash string, ok bool) {
+	h, ok := parseClientHello(b)
+	if !ok {
+		return "", "", false
+	}
+	return h.ja3()
+}
+
+func (h clientHello) ja3() (full, hash string, ok bool) {
+	if h.badSuites || h.badExts {
+		return "", "", false
+	}
+	list := func(vs []uint16) string {
+		var out []string
+		for _, v := range vs {
+			if !grease(v) {
+				out = append(out, strconv.Itoa(int(v)))
+			}
+		}
+		return strings.Join(out, "-")
+	}
+	points := make([]string, len(h.points))
+	for i, p := range h.points {
+		points[i] = strconv.Itoa(int(p))
+	}
+	full = strings.Join([]string{strconv.Itoa(int(h.version)), list(h.suites), list(h.exts), list(h.groups), strings.Join(points, "-")}, ",")
 	sum := md5.Sum([]byte(full))
 	return full, hex.EncodeToString(sum[:]), true
 }

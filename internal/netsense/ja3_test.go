@@ -9,7 +9,7 @@ import (
 )
 
 // clientHello is the first TLS record Go's client sends.
-func clientHello(t testing.TB, sni string) []byte {
+func goClientHello(t testing.TB, sni string) []byte {
 	c, s := net.Pipe()
 	go func() {
 		tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).Handshake()
@@ -28,7 +28,7 @@ func clientHello(t testing.TB, sni string) []byte {
 }
 
 func TestJA3(t *testing.T) {
-	hello := clientHello(t, "pool.example")
+	hello := goClientHello(t, "pool.example")
 	full, hash, ok := JA3(hello)
 	if !ok || len(hash) != 32 {
 		t.Fatalf("JA3 of a real ClientHello: %q %q %v", full, hash, ok)
@@ -37,7 +37,7 @@ func TestJA3(t *testing.T) {
 	if len(parts) != 5 || parts[0] != "771" || !strings.Contains(parts[2], "0-") && !strings.HasPrefix(parts[2], "0") {
 		t.Errorf("JA3 string %q: want TLS 1.2 legacy version 771 and the server_name extension", full)
 	}
-	if _, h2, _ := JA3(clientHello(t, "other.example")); h2 != hash {
+	if _, h2, _ := JA3(goClientHello(t, "other.example")); h2 != hash {
 		t.Errorf("the fingerprint depends on the name: %s vs %s", hash, h2)
 	}
 	for i := 5; i < len(hello); i += 7 {
@@ -59,7 +59,7 @@ func TestParseJA3List(t *testing.T) {
 }
 
 func FuzzJA3(f *testing.F) {
-	f.Add(clientHello(f, "pool.example"))
+	f.Add(goClientHello(f, "pool.example"))
 	f.Add([]byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		full, hash, ok := JA3(b)

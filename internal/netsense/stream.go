@@ -329,11 +329,13 @@ func (d *direction) inspect(b []byte) {
 			}
 		}
 	}
-	if sni, ok := ClientHelloSNI(b); ok {
-		d.tlsHello, d.sni = true, sni
-	}
-	if full, hash, ok := JA3(b); ok {
-		d.tlsHello, d.ja3, d.ja3Full = true, hash, full
+	if h, ok := parseClientHello(b); ok {
+		if h.sni != "" && !h.badSNI {
+			d.tlsHello, d.sni = true, h.sni
+		}
+		if full, hash, ok := h.ja3(); ok {
+			d.tlsHello, d.ja3, d.ja3Full = true, hash, full
+		}
 	}
 	// A TLS record header (handshake, alert, change cipher spec or data):
 	// the rest of the direction is encrypted.
@@ -419,65 +421,9 @@ func wsFrames(b []byte, masked bool) (msgs [][]byte, rest []byte) {
 // ClientHelloSNI returns the server name of a TLS ClientHello at the start
 // of b. Every length is checked: the bytes come off the wire.
 func ClientHelloSNI(b []byte) (string, bool) {
-	if len(b) < 5 || b[0] != 0x16 || b[1] != 0x03 {
+	h, ok := parseClientHello(b)
+	if !ok || h.sni == "" || h.badSNI {
 		return "", false
 	}
-	rec := int(binary.BigEndian.Uint16(b[3:]))
-	b = b[5:]
-	if rec < len(b) {
-		b = b[:rec]
-	}
-	if len(b) < 4 || b[0] != 0x01 {
-		return "", false
-	}
-	b = b[4:] // handshake type and length
-	if len(b) < 34 {
-		return "", false
-	}
-	b = b[34:] // version, random
-	skip := func(lenBytes int) bool {
-		if len(b) < lenBytes {
-			return false
-		}
-		n := 0
-		for i := 0; i < lenBytes; i++ {
-			n = n<<8 | int(b[i])
-		}
-		if len(b) < lenBytes+n {
-			return false
-		}
-		b = b[lenBytes+n:]
-		return true
-	}
-	if !skip(1) || !skip(2) || !skip(1) { // session id, cipher suites, compression
-		return "", false
-	}
-	if len(b) < 2 {
-		return "", false
-	}
-	ext := int(binary.BigEndian.Uint16(b))
-	b = b[2:]
-	if ext < len(b) {
-		b = b[:ext]
-	}
-	for len(b) >= 4 {
-		typ, n := binary.BigEndian.Uint16(b), int(binary.BigEndian.Uint16(b[2:]))
-		b = b[4:]
-		if n > len(b) {
-			return "", false
-		}
-		if typ == 0 { // server_name
-			e := b[:n]
-			if len(e) < 5 || e[2] != 0 {
-				return "", false
-			}
-			l := int(binary.BigEndian.Uint16(e[3:]))
-			if 5+l > len(e) || l == 0 {
-				return "", false
-			}
-			return string(e[5 : 5+l]), true
-		}
-		b = b[n:]
-	}
-	return "", false
+	return h.sni, true
 }
