@@ -143,7 +143,9 @@ var linuxFixes = map[string]fixFunc{
 					others = append(others, name)
 					continue
 				}
-				out = append(out, lockAccount(env, name, g.lines[i], g.raws[i])...)
+				if a := respond.LockAccount(env.Host.FS(), name); len(a.Edits) > 0 {
+					out = append(out, a)
+				}
 			}
 		}
 		if len(others) > 0 {
@@ -257,29 +259,6 @@ var linuxFixes = map[string]fixFunc{
 		}
 		return logrotateFix(env, r, c.LogRetentionDay)
 	},
-}
-
-// lockAccount locks an extra uid-0 account: '!' before its shadow hash
-// and a nologin shell, the account kept so its files keep their owner.
-func lockAccount(env *checks.Env, name string, line int, raw string) []respond.Action {
-	f := strings.Split(raw, ":")
-	f[6] = "/usr/sbin/nologin"
-	out := []respond.Action{{Kind: respond.KindConfigure, Path: "/etc/passwd", Title: "nologin shell for " + name,
-		Edits: []respond.LineEdit{{Line: line, Old: []byte(raw), New: []byte(strings.Join(f, ":"))}}}}
-	b, err := env.Host.FS().ReadFile("/etc/shadow")
-	if err != nil {
-		return out
-	}
-	for n, l := range strings.Split(string(b), "\n") {
-		l = strings.TrimSuffix(l, "\r")
-		sf := strings.Split(l, ":")
-		if len(sf) > 1 && sf[0] == name && !strings.HasPrefix(sf[1], "!") {
-			sf[1] = "!" + sf[1]
-			out = append(out, respond.Action{Kind: respond.KindConfigure, Path: "/etc/shadow", Title: "lock " + name,
-				Edits: []respond.LineEdit{{Line: n + 1, Old: []byte(l), New: []byte(strings.Join(sf, ":"))}}})
-		}
-	}
-	return out
 }
 
 // sshdSet sets a global sshd directive: the line that now decides it is

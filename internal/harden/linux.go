@@ -418,8 +418,6 @@ func systemdSpan(s string) (time.Duration, error) {
 type uidGroup struct {
 	uid   int
 	names []string // in /etc/passwd order; the first is the original
-	lines []int
-	raws  []string
 }
 
 // sharedUIDs lists uids that more than one passwd entry uses.
@@ -428,28 +426,20 @@ func sharedUIDs(env *checks.Env) ([]uidGroup, error) {
 	if err != nil {
 		return nil, err
 	}
+	users, _ := checks.ParsePasswd(b, "/etc/passwd") // the accounts check reports bad lines
 	by := map[int]*uidGroup{}
 	var order []int
-	for n, l := range strings.Split(string(b), "\n") {
-		raw := strings.TrimSuffix(l, "\r")
-		f := strings.Split(raw, ":")
-		if len(f) < 7 || f[0] == "" || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		uid, err := strconv.Atoi(f[2])
-		if err != nil {
-			continue
-		}
-		if sh := f[6]; strings.HasSuffix(sh, "/nologin") || strings.HasSuffix(sh, "/false") {
+	for _, u := range users {
+		if strings.HasSuffix(u.Sh, "/nologin") || strings.HasSuffix(u.Sh, "/false") {
 			continue // cannot log in: shares nothing a person could use
 		}
-		g := by[uid]
+		g := by[u.UID]
 		if g == nil {
-			g = &uidGroup{uid: uid}
-			by[uid] = g
-			order = append(order, uid)
+			g = &uidGroup{uid: u.UID}
+			by[u.UID] = g
+			order = append(order, u.UID)
 		}
-		g.names, g.lines, g.raws = append(g.names, f[0]), append(g.lines, n+1), append(g.raws, raw)
+		g.names = append(g.names, u.Name)
 	}
 	var out []uidGroup
 	for _, uid := range order {

@@ -548,9 +548,26 @@ func (b *builder) lock(i int) {
 		b.skip(i, "not locking root or an unnamed account")
 		return
 	}
+	a := LockAccount(b.h.FS(), user)
+	if len(a.Edits) == 0 {
+		b.skip(i, "account "+user+" is already locked or not in /etc/passwd")
+		return
+	}
+	for _, x := range b.plan.Actions {
+		if x.Kind == KindLockAccount && x.User == user {
+			return
+		}
+	}
+	b.note(b.add(a), i)
+}
+
+// LockAccount is the action that locks an account: '!' before its shadow
+// hash and a nologin shell in passwd. The account itself stays, so files
+// it owns keep their owner's name. No edits means nothing left to lock.
+func LockAccount(fsys host.FS, user string) Action {
 	a := Action{Kind: KindLockAccount, Title: "lock account " + user, User: user}
 	for _, fp := range []string{"/etc/shadow", "/etc/passwd"} {
-		data, err := b.h.FS().ReadFile(fp)
+		data, err := fsys.ReadFile(fp)
 		if err != nil {
 			continue
 		}
@@ -573,16 +590,7 @@ func (b *builder) lock(i int) {
 			}
 		}
 	}
-	if len(a.Edits) == 0 {
-		b.skip(i, "account "+user+" is already locked or not in /etc/passwd")
-		return
-	}
-	for _, x := range b.plan.Actions {
-		if x.Kind == KindLockAccount && x.User == user {
-			return
-		}
-	}
-	b.note(b.add(a), i)
+	return a
 }
 
 // packageFile advises reinstalling a replaced packaged file, and plans
