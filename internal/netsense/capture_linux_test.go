@@ -2,52 +2,23 @@ package netsense_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
+	"github.com/minerguard/minerguard/internal/testkit/netns"
 )
 
 const wallet = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
-
-// inNetns runs fn on a thread inside the named namespace; sockets fn
-// creates stay there.
-func inNetns(t *testing.T, ns string, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	self, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer self.Close()
-	target, err := os.Open("/var/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic(err) // the thread must not go back to the pool in the wrong namespace
-		}
-	}()
-	fn()
-}
 
 // TestNetLiveInNamespace: `minerguard net live -i lo` inside a network
 // namespace of its own sees two fake miners (XMR and Stratum v1) talk to
@@ -57,25 +28,23 @@ func TestNetLiveInNamespace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and AF_PACKET")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed")
-	}
-	ns := newNetns(t, "live")
+	ns := netns.New(t, "live") // skips without root or ip(8)
 	dir := t.TempDir()
 	bin, miner := buildTools(t, dir)
 	var pools []*fakepool.Pool
-	inNetns(t, ns, func() {
+	err := ns.Do(func() error {
 		for range 2 {
 			p, err := fakepool.Listen("127.0.0.1:0")
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			pools = append(pools, p)
 		}
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() {
 		for _, p := range pools {
 			p.Close()
@@ -83,7 +52,7 @@ func TestNetLiveInNamespace(t *testing.T) {
 	}()
 
 	report, alerts := filepath.Join(dir, "report.json"), filepath.Join(dir, "alerts.eve")
-	live := exec.Command("ip", "netns", "exec", ns, bin, "net", "live", "-i", "lo", "--interval", "1s", "--alerts", alerts, "-f", "json", "-o", report)
+	live := ns.Exec(context.Background(), bin, "net", "live", "-i", "lo", "--interval", "1s", "--alerts", alerts, "-f", "json", "-o", report)
 	stderr, err := live.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +90,7 @@ func TestNetLiveInNamespace(t *testing.T) {
 	waitLine("capturing on lo")
 
 	for i, proto := range []string{"xmr", "stratum"} {
-		m := exec.Command("ip", "netns", "exec", ns, miner, "-o", "stratum+tcp://"+pools[i].Addr(), "-u", wallet+".rig"+proto,
+		m := ns.Exec(context.Background(), miner, "-o", "stratum+tcp://"+pools[i].Addr(), "-u", wallet+".rig"+proto,
 			"--proto", proto, "--threads", "0", "--share-interval", "200ms", "--max-runtime", "1m")
 		m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := m.Start(); err != nil {
@@ -161,20 +130,6 @@ func TestNetLiveInNamespace(t *testing.T) {
 	if n := strings.Count(string(eve), `"event_type":"alert"`); n < 2 {
 		t.Errorf("alerts file has %d EVE alerts:\n%s", n, eve)
 	}
-}
-
-// newNetns makes a namespace with loopback up, removed at cleanup.
-func newNetns(t *testing.T, what string) string {
-	t.Helper()
-	ns := fmt.Sprintf("mg-%s-%d", what, os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
-	return ns
 }
 
 // buildTools builds minerguard and the fake miner into dir.

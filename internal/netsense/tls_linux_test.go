@@ -13,6 +13,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
+	"github.com/minerguard/minerguard/internal/testkit/netns"
 )
 
 // TestTLSMiningOn443: mining over TLS on port 443, the way pools hide in
@@ -24,26 +25,21 @@ func TestTLSMiningOn443(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		t.Skip("tcpdump not installed (apt-get install tcpdump)")
 	}
-	ns := newNetns(t, "tls")
+	ns := netns.New(t, "tls") // skips without root or ip(8)
 	dir := t.TempDir()
 	bin, miner := buildTools(t, dir)
 	var pool *fakepool.Pool
-	inNetns(t, ns, func() {
-		if pool, err = fakepool.ListenTLS("127.0.0.1:443"); err != nil {
-			t.Fatal(err)
-		}
-	})
+	if err := ns.Do(func() (err error) { pool, err = fakepool.ListenTLS("127.0.0.1:443"); return err }); err != nil {
+		t.Fatal(err)
+	}
 	defer pool.Close()
 
 	capture := filepath.Join(dir, "tls.pcap")
-	dump := exec.Command("ip", "netns", "exec", ns, tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port 443")
+	dump := ns.Exec(context.Background(), tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port 443")
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +47,7 @@ func TestTLSMiningOn443(t *testing.T) {
 	time.Sleep(700 * time.Millisecond) // tcpdump attaches its filter
 	for _, sni := range []string{"pool.supportxmr.com", "www.example.org"} {
 		user := wallet + "." + sni[:4]
-		m := exec.Command("ip", "netns", "exec", ns, miner, "-o", "stratum+ssl://127.0.0.1:443", "--sni", sni, "-u", user,
+		m := ns.Exec(context.Background(), miner, "-o", "stratum+ssl://127.0.0.1:443", "--sni", sni, "-u", user,
 			"--threads", "0", "--share-interval", "200ms", "--max-runtime", "1m")
 		m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := m.Start(); err != nil {

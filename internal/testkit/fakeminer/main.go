@@ -187,19 +187,6 @@ func poolAddress(u string) (string, error) {
 	return addr, err
 }
 
-// testAddress allows loopback anywhere, and a private address (10/8,
-// fd00::/8) only inside a network namespace of its own: there it can only
-// be a test host across a veth the tests made, never a real pool.
-func testAddress(ip netip.Addr) bool {
-	if ip.IsLoopback() {
-		return true
-	}
-	private := netip.MustParsePrefix("10.0.0.0/8").Contains(ip) || netip.MustParsePrefix("fd00::/8").Contains(ip)
-	return private && ownNetns()
-}
-
-func ownNetns() bool { return fakepool.InTestNetns() }
-
 // poolTarget is poolAddress plus whether the URL asks for TLS
 // (stratum+ssl://, stratum+tls://), as XMRig's --tls pools do.
 func poolTarget(u string) (string, bool, error) {
@@ -228,7 +215,7 @@ func poolTarget(u string) (string, bool, error) {
 		h = "127.0.0.1"
 	}
 	ip, err := netip.ParseAddr(h)
-	if err != nil || !testAddress(ip.Unmap()) {
+	if err != nil || !fakepool.TestAddress(ip.Unmap()) {
 		return "", false, fmt.Errorf("pool %q: refusing non-loopback address %q (fakeminer only talks to a local test pool, or to a private address inside a test network namespace)", u, h)
 	}
 	return net.JoinHostPort(ip.Unmap().String(), port), useTLS, nil

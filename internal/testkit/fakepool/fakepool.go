@@ -77,7 +77,7 @@ func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 		return nil, fmt.Errorf("fakepool: address %q: %w", addr, err)
 	}
 	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Unmap().IsLoopback() && !(privateTest(ip.Unmap()) && ownNetns()) {
+	if err != nil || !TestAddress(ip.Unmap()) {
 		return nil, fmt.Errorf("fakepool: address %q is not a loopback IP (or a private one inside a test network namespace)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -93,14 +93,17 @@ func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 	return p, nil
 }
 
-func privateTest(ip netip.Addr) bool {
-	return netip.MustParsePrefix("10.0.0.0/8").Contains(ip) || netip.MustParsePrefix("fd00::/8").Contains(ip)
+// TestAddress allows loopback anywhere, and a private address (10/8,
+// fd00::/8) only inside a test network namespace of the tests' own: there
+// it can only be a test host across a veth, never a real pool. The fake
+// miner dials by the same rule.
+func TestAddress(ip netip.Addr) bool {
+	if ip.IsLoopback() {
+		return true
+	}
+	private := netip.MustParsePrefix("10.0.0.0/8").Contains(ip) || netip.MustParsePrefix("fd00::/8").Contains(ip)
+	return private && InTestNetns()
 }
-
-// ownNetns reports that the calling thread is in a test network
-// namespace: one of those the tests create with `ip netns add mg-...`
-// (testkit/netns), where a private address can only be a test host.
-func ownNetns() bool { return InTestNetns() }
 
 // ListenTLS is Listen behind TLS with a fresh self-signed certificate, as
 // pools offer on 443 and 5555 to look like web traffic.
