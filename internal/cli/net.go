@@ -118,7 +118,8 @@ type traceFiles struct{ leases, inventory, nat []string }
 // sets the exit code. run is the report's check entry (ID defaults to
 // "net." and the command name).
 func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, started time.Time, source string, o netOutput, run findings.CheckRun, warnings []string) error {
-	fs = append([]findings.Finding{}, fs...)
+	// fs is the analyzer's fresh slice and is annotated in place: no copy
+	// (a report can hold many thousand findings).
 	if o.geoip != "" {
 		if err := markForeign(fs, o.geoip, o.home); err != nil {
 			return err
