@@ -32,7 +32,7 @@ const (
 )
 
 // errFlagsUnsupported means the file system or platform has no inode flags.
-var errFlagsUnsupported = errors.New("inode flags not supported")
+var errFlagsUnsupported = host.ErrFlagsUnsupported
 
 // maxAttrFiles bounds the files one scan asks about.
 const maxAttrFiles = 100000
@@ -123,7 +123,7 @@ func checkIntegrityAttrs(ctx context.Context, env *Env) ([]findings.Finding, err
 		if err != nil {
 			continue
 		}
-		flags, err := inodeFlags(real)
+		flags, err := host.InodeFlags(real)
 		if errors.Is(err, errFlagsUnsupported) {
 			unsupported++
 			continue

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/minerguard/minerguard/internal/host"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,19 +89,11 @@ func readXattrs(p string) (map[string][]byte, error) {
 
 // getFlags reads inode flags; filesystems without them report 0.
 func getFlags(p string) (uint32, error) {
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: p, Err: err}
+	f, err := host.InodeFlags(p)
+	if errors.Is(err, host.ErrFlagsUnsupported) {
+		return 0, nil
 	}
-	defer unix.Close(fd)
-	f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil {
-		if flagsUnsupported(err) {
-			return 0, nil
-		}
-		return 0, &os.PathError{Op: "FS_IOC_GETFLAGS", Path: p, Err: err}
-	}
-	return f, nil
+	return f, err
 }
 
 func flagsUnsupported(err error) bool {
