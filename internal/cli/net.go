@@ -82,7 +82,7 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			started := time.Now()
 			a := netsense.NewAnalyzer(db)
 			a.Work = work
-			if a.JA3List, err = o.ja3List(); err != nil {
+			if a.Fingerprints, err = o.fingerprints(); err != nil {
 				return err
 			}
 			for _, name := range files {

@@ -26,7 +26,7 @@ type netFlags struct {
 	format, output, failOn, workHours, tz string
 	weekends                              bool
 	leases, inventory, nat                []string
-	geoip, home, intelDir, ja3            string
+	geoip, home, intelDir, tlsFP          string
 }
 
 func (o *netFlags) flags(cmd *cobra.Command) {
@@ -39,23 +39,24 @@ func (o *netFlags) flags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.leases, "leases", nil, "DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) to trace source addresses to machines")
 	cmd.Flags().StringSliceVar(&o.inventory, "inventory", nil, "inventory CSV (ip or cidr, hostname, owner, department, location, contact)")
 	cmd.Flags().StringVar(&o.intelDir, "intel-dir", defaultIntelDir, "feeds and allowlist kept by `minerguard intel` (missing is fine; the allowlist wins)")
-	cmd.Flags().StringVar(&o.ja3, "ja3", "", "list of miners' TLS client fingerprints (JA3 MD5[,name] per line): a ClientHello that matches is reported whatever its SNI")
+	cmd.Flags().StringVar(&o.tlsFP, "tls-fingerprints", "", "list of miners' TLS client fingerprints (JA4 or JA3 MD5, then [,name], per line): a ClientHello that matches is reported whatever its SNI")
+	cmd.Flags().StringVar(&o.tlsFP, "ja3", "", "same as --tls-fingerprints")
 	cmd.Flags().StringVar(&o.geoip, "geoip", "", "MaxMind-format country database (GeoLite2-Country.mmdb): destinations abroad are marked, weak signals to them raised")
 	cmd.Flags().StringVar(&o.home, "home", "", "ISO country code of the organisation (e.g. CN) for --geoip")
 	cmd.Flags().StringSliceVar(&o.nat, "nat", nil, "NAT logs (conntrack -E -o timestamp, Cisco ASA 305011/305012, FortiGate traffic) to trace public source addresses to inside ones")
 }
 
-// ja3List reads --ja3 (nil without it).
-func (o *netFlags) ja3List() (map[string]string, error) {
-	if o.ja3 == "" {
+// fingerprints reads --tls-fingerprints (nil without it).
+func (o *netFlags) fingerprints() (map[string]string, error) {
+	if o.tlsFP == "" {
 		return nil, nil
 	}
-	f, err := os.Open(o.ja3)
+	f, err := os.Open(o.tlsFP)
 	if err != nil {
-		return nil, fmt.Errorf("--ja3: %w", err)
+		return nil, fmt.Errorf("--tls-fingerprints: %w", err)
 	}
 	defer f.Close()
-	return netsense.ParseJA3List(f, o.ja3)
+	return netsense.ParseFingerprintList(f, o.tlsFP)
 }
 
 // check validates the flags before any work is done.

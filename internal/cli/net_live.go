@@ -46,7 +46,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			}
 			a := netsense.NewAnalyzer(db)
 			a.Work = work
-			if a.JA3List, err = o.ja3List(); err != nil {
+			if a.Fingerprints, err = o.fingerprints(); err != nil {
 				return err
 			}
 			c, err := netsense.OpenCapture(iface)

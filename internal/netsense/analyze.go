@@ -76,9 +76,10 @@ type Analyzer struct {
 	out        []findings.Finding
 	// Work are the working hours timing is judged against.
 	Work WorkHours
-	// JA3List maps JA3 hashes of miners' TLS clients to a name (the
-	// user's list: minerguard ships no unverified fingerprints).
-	JA3List map[string]string
+	// Fingerprints maps JA3 hashes and JA4 fingerprints of miners' TLS
+	// clients to a name (the user's list: minerguard ships no unverified
+	// fingerprints).
+	Fingerprints map[string]string
 	// Alert, when set, is called as soon as a flow or lookup is
 	// recognised (live capture); Findings still reports everything.
 	Alert   func(findings.Finding)
@@ -302,7 +303,7 @@ func (a *Analyzer) alert(f *flow) {
 		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok && f.dir[0].sni != "" {
 			f.alerted = true
 			a.Alert(fd)
-		} else if fd, ok := a.ja3Finding(f, flowEvidence(f)); ok {
+		} else if fd, ok := a.fingerprintFinding(f, flowEvidence(f)); ok {
 			f.alerted = true
 			a.Alert(fd)
 		}
@@ -391,25 +392,32 @@ func (a *Analyzer) judge(f *flow) {
 			return
 		}
 	}
-	if fd, ok := a.ja3Finding(f, ev); ok {
+	if fd, ok := a.fingerprintFinding(f, ev); ok {
 		a.out = append(a.out, fd)
 	}
 }
 
-// ja3Finding reports a TLS ClientHello whose JA3 fingerprint is on the
-// user's list of miners' fingerprints, whatever name it sends.
-func (a *Analyzer) ja3Finding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
+// fingerprintFinding reports a TLS ClientHello whose JA4 or JA3
+// fingerprint is on the user's list of miners' fingerprints, whatever
+// name it sends.
+func (a *Analyzer) fingerprintFinding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
 	d := &f.dir[0]
-	name, ok := a.JA3List[d.ja3]
-	if d.ja3 == "" || !ok {
+	kind, fp := "JA4", d.ja4
+	name, ok := a.Fingerprints[fp]
+	if !ok || fp == "" {
+		kind, fp = "JA3", d.ja3
+		name, ok = a.Fingerprints[fp]
+	}
+	if fp == "" || !ok {
 		return findings.Finding{}, false
 	}
 	ev.SNI = d.sni
-	ev.Details = map[string]string{"ja3": d.ja3, "ja3_full": d.ja3Full, "ja3_name": name}
+	ev.Details = helloDetails(d)
+	ev.Details["fingerprint_name"] = name
 	return findings.Finding{
-		Rule: "net.tls_miner_ja3", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
-		Title:       fmt.Sprintf("%s opened TLS with the fingerprint of %s (JA3 %s)", ev.SrcIP, name, d.ja3),
-		Description: "The TLS ClientHello's JA3 fingerprint (cipher suites, extensions, curves) is on the list of miners' fingerprints: encrypted mining whatever pool name it uses.",
+		Rule: "net.tls_miner_" + strings.ToLower(kind), Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
+		Title:       fmt.Sprintf("%s opened TLS with the fingerprint of %s (%s %s)", ev.SrcIP, name, kind, fp),
+		Description: fmt.Sprintf("The TLS ClientHello's %s fingerprint (version, cipher suites, extensions) is on the list of miners' fingerprints: encrypted mining whatever pool name it uses.", kind),
 		Evidence:    ev, Confidence: 0.7,
 		Remediation: "Trace the source address to its host and scan it (minerguard scan); block the destination.",
 	}, true
@@ -453,9 +461,7 @@ func (a *Analyzer) sniFinding(f *flow, ev findings.Evidence) (findings.Finding, 
 		return findings.Finding{}, false
 	}
 	ev.SNI = sni
-	if ja3 := f.dir[0].ja3; ja3 != "" {
-		ev.Details = map[string]string{"ja3": ja3, "ja3_full": f.dir[0].ja3Full}
-	}
+	ev.Details = helloDetails(&f.dir[0])
 	return findings.Finding{
 		Rule: "net.tls_pool_sni", Check: "net.pcap", Severity: findings.High, Signal: findings.SignalNetwork,
 		Title:       fmt.Sprintf("%s opened TLS to mining domain %s", ev.SrcIP, sni),
@@ -463,6 +469,17 @@ func (a *Analyzer) sniFinding(f *flow, ev findings.Evidence) (findings.Finding, 
 		Evidence:    ev, Confidence: 0.85,
 		Remediation: "Trace the source address to its host; block the domain (minerguard blocklist).",
 	}, true
+}
+
+// helloDetails are the ClientHello's fingerprints, as evidence.
+func helloDetails(d *direction) map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"ja3": d.ja3, "ja3_full": d.ja3Full, "ja4": d.ja4, "ja4_o": d.ja4o} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Findings judges every open flow and returns all findings, most severe first.

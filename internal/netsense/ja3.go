@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,10 @@ type clientHello struct {
 	suites, exts       []uint16
 	groups             []uint16
 	points             []byte
+	versions           []uint16 // supported_versions
+	sigalgs            []uint16 // signature_algorithms, in order
+	alpn               []byte   // the first ALPN protocol
+	hasSNI             bool     // a server_name extension, well formed or not
 	sni                string
 	badSuites, badExts bool // odd cipher list; extension block cut short or damaged
 	badSNI             bool // a damaged server_name extension: no SNI at all
@@ -90,6 +95,7 @@ func parseClientHello(b []byte) (clientHello, bool) {
 		h.exts = append(h.exts, typ)
 		switch typ {
 		case 0: // server_name: the first one decides, as before
+			h.hasSNI = true
 			if h.sni != "" || h.badSNI {
 				continue
 			}
@@ -104,21 +110,42 @@ func parseClientHello(b []byte) (clientHello, bool) {
 			}
 			h.sni = string(body[5 : 5+l])
 		case 10: // supported_groups
-			if len(body) >= 2 {
-				l := int(binary.BigEndian.Uint16(body))
-				for i := 2; i+1 < 2+l && i+1 < len(body); i += 2 {
-					h.groups = append(h.groups, binary.BigEndian.Uint16(body[i:]))
-				}
-			}
+			h.groups = u16List(body, 2, h.groups)
 		case 11: // ec_point_formats
 			if len(body) >= 1 {
 				for i := 1; i < 1+int(body[0]) && i < len(body); i++ {
 					h.points = append(h.points, body[i])
 				}
 			}
+		case 13: // signature_algorithms
+			h.sigalgs = u16List(body, 2, h.sigalgs)
+		case 16: // ALPN: a u16 list length, then u8-prefixed names
+			if len(body) >= 3 && h.alpn == nil {
+				if l := int(body[2]); l > 0 && 3+l <= len(body) {
+					h.alpn = body[3 : 3+l]
+				}
+			}
+		case 43: // supported_versions (a client's: a u8 list length)
+			h.versions = u16List(body, 1, h.versions)
 		}
 	}
 	return h, true
+}
+
+// u16List appends the 16-bit values of a list behind a lenBytes-long
+// length prefix, as far as both the prefix and the body allow.
+func u16List(body []byte, lenBytes int, out []uint16) []uint16 {
+	if len(body) < lenBytes {
+		return out
+	}
+	l := int(body[0])
+	if lenBytes == 2 {
+		l = int(binary.BigEndian.Uint16(body))
+	}
+	for i := lenBytes; i+1 < lenBytes+l && i+1 < len(body); i += 2 {
+		out = append(out, binary.BigEndian.Uint16(body[i:]))
+	}
+	return out
 }
 
 // JA3 fingerprints a TLS ClientHello (Salesforce's JA3): the client's TLS
@@ -156,13 +183,19 @@ func (h clientHello) ja3() (full, hash string, ok bool) {
 	return full, hex.EncodeToString(sum[:]), true
 }
 
+// ja4Pattern is a JA4 fingerprint: protocol, version, SNI, counts, ALPN
+// and the two truncated hashes.
+var ja4Pattern = regexp.MustCompile(`^[tqd][0-9a-z]{2}[di][0-9]{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`)
+
 // grease reports the reserved GREASE values (RFC 8701) that JA3 skips.
 func grease(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 
-// ParseJA3List reads a fingerprint list: one JA3 MD5 per line (32 hex
-// digits), optionally followed by a name after a comma or blanks; '#'
-// starts a comment. A bad line is an error naming file and line.
-func ParseJA3List(r io.Reader, name string) (map[string]string, error) {
+// ParseFingerprintList reads a list of miners' TLS client fingerprints:
+// one per line, a JA3 MD5 (32 hex digits) or a JA4
+// (t13d1516h2_8daaf6152771_e5627efa2ab1), optionally followed by a name
+// after a comma or blanks; '#' starts a comment. A bad line is an error
+// naming file and line.
+func ParseFingerprintList(r io.Reader, name string) (map[string]string, error) {
 	out := map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64<<10)
@@ -179,8 +212,8 @@ func ParseJA3List(r io.Reader, name string) (map[string]string, error) {
 		}
 		hash, label, _ := strings.Cut(strings.Replace(line, ",", " ", 1), " ")
 		hash = strings.ToLower(hash)
-		if _, err := hex.DecodeString(hash); err != nil || len(hash) != 32 {
-			return nil, fmt.Errorf("%s:%d: %q is not a JA3 hash (32 hex digits)", name, n, hash)
+		if _, err := hex.DecodeString(hash); (err != nil || len(hash) != 32) && !ja4Pattern.MatchString(hash) {
+			return nil, fmt.Errorf("%s:%d: %q is neither a JA3 hash (32 hex digits) nor a JA4 fingerprint", name, n, hash)
 		}
 		label = strings.TrimSpace(label)
 		if label == "" {

@@ -48,12 +48,19 @@ func TestJA3(t *testing.T) {
 	}
 }
 
-func TestParseJA3List(t *testing.T) {
-	l, err := ParseJA3List(strings.NewReader("# list\nE7D705A3286E19EA42F587B344EE6865,xmrig 6.x\n\n6734f37431670b3ab4292b8f60f29984 trickbot\nd41d8cd98f00b204e9800998ecf8427e\n"), "l.txt")
+func TestParseFingerprintList(t *testing.T) {
+	l, err := ParseFingerprintList(strings.NewReader("# list\nE7D705A3286E19EA42F587B344EE6865,xmrig 6.x\n\n6734f37431670b3ab4292b8f60f29984 trickbot\nd41d8cd98f00b204e9800998ecf8427e\n"), "l.txt")
 	if err != nil || l["e7d705a3286e19ea42f587b344ee6865"] != "xmrig 6.x" || l["6734f37431670b3ab4292b8f60f29984"] != "trickbot" || l["d41d8cd98f00b204e9800998ecf8427e"] != "a listed miner" {
 		t.Fatalf("%v %v", l, err)
 	}
-	if _, err := ParseJA3List(strings.NewReader("ok\n"), "l.txt"); err == nil || !strings.Contains(err.Error(), "l.txt:1") {
+	l, err = ParseFingerprintList(strings.NewReader("T13D1516H2_8daaf6152771_e5627efa2ab1 chrome-like miner\n"), "l.txt")
+	if err != nil || l["t13d1516h2_8daaf6152771_e5627efa2ab1"] != "chrome-like miner" {
+		t.Fatalf("JA4 list: %v %v", l, err)
+	}
+	if _, err := ParseFingerprintList(strings.NewReader("t13d1516h2_8daaf6152771\n"), "l.txt"); err == nil {
+		t.Error("a JA4 without its extension hash was accepted")
+	}
+	if _, err := ParseFingerprintList(strings.NewReader("ok\n"), "l.txt"); err == nil || !strings.Contains(err.Error(), "l.txt:1") {
 		t.Errorf("bad hash: %v", err)
 	}
 }
@@ -69,7 +76,7 @@ func FuzzJA3(f *testing.F) {
 	})
 }
 
-func FuzzParseJA3List(f *testing.F) {
+func FuzzParseFingerprintList(f *testing.F) {
 	f.Add("e7d705a3286e19ea42f587b344ee6865,xmrig\n")
-	f.Fuzz(func(t *testing.T, s string) { ParseJA3List(strings.NewReader(s), "f") })
+	f.Fuzz(func(t *testing.T, s string) { ParseFingerprintList(strings.NewReader(s), "f") })
 }

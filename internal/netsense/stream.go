@@ -33,6 +33,7 @@ type direction struct {
 	skipBody                int  // bytes left of a body that is not JSON
 	sni                     string
 	ja3, ja3Full            string // the ClientHello's JA3 hash and string
+	ja4, ja4o               string // its JA4, sorted and in original order
 	sv2                     bool   // Stratum V2 binary frames
 	host                    string // HTTP Host header
 	first                   bool   // first payload already inspected
@@ -335,6 +336,9 @@ func (d *direction) inspect(b []byte) {
 		}
 		if full, hash, ok := h.ja3(); ok {
 			d.tlsHello, d.ja3, d.ja3Full = true, hash, full
+		}
+		if ja4, ja4o, ok := h.ja4(); ok {
+			d.ja4, d.ja4o = ja4, ja4o
 		}
 	}
 	// A TLS record header (handshake, alert, change cipher spec or data):

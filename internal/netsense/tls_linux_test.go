@@ -110,11 +110,29 @@ func TestTLSMiningOn443(t *testing.T) {
 	}
 	found := false
 	for _, f := range rep.Findings {
-		if f.Rule == "net.tls_miner_ja3" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["ja3_name"] == "fakeminer (Go crypto/tls)" {
+		if f.Rule == "net.tls_miner_ja3" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["fingerprint_name"] == "fakeminer (Go crypto/tls)" {
 			found = true
 		}
 	}
 	if !found {
 		t.Fatalf("no JA3 finding for the listed fingerprint: %+v", rep.Findings)
+	}
+	// The same by JA4, which minerguard puts in every TLS finding's evidence.
+	ja4 := hits[0].Evidence.Details["ja4"]
+	if !strings.HasPrefix(ja4, "t13d") {
+		t.Fatalf("JA4 of Go's ClientHello: %q", ja4)
+	}
+	os.WriteFile(list, []byte(ja4+" fakeminer by JA4\n"), 0o600)
+	out, _ = exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", "--tls-fingerprints", list, capture).Output()
+	rep = findings.Report{}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	found = false
+	for _, f := range rep.Findings {
+		found = found || f.Rule == "net.tls_miner_ja4" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["fingerprint_name"] == "fakeminer by JA4"
+	}
+	if !found {
+		t.Fatalf("no JA4 finding for the listed fingerprint: %+v", rep.Findings)
 	}
 }
