@@ -50,6 +50,7 @@ type flow struct {
 	known          bool // client side known from a SYN
 	dir            [2]direction
 	sess           Session
+	shape          shape
 	first, last    time.Time
 	packets, bytes uint64
 	alerted        bool  // a live capture was told about it
@@ -80,6 +81,8 @@ type Analyzer struct {
 	// clients to a name (the user's list: minerguard ships no unverified
 	// fingerprints).
 	Fingerprints map[string]string
+	// Shape holds the flow-shape detector's thresholds.
+	Shape ShapeRules
 	// Alert, when set, is called as soon as a flow or lookup is
 	// recognised (live capture); Findings still reports everything.
 	Alert   func(findings.Finding)
@@ -89,7 +92,7 @@ type Analyzer struct {
 
 // NewAnalyzer returns an analyzer judging against db.
 func NewAnalyzer(db *intel.DB) *Analyzer {
-	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}, times: map[string][]time.Time{}, Work: DefaultWorkHours}
+	return &Analyzer{db: db, flows: map[flowKey]*flow{}, dns: map[string]*findings.Finding{}, times: map[string][]time.Time{}, Work: DefaultWorkHours, Shape: DefaultShapeRules}
 }
 
 // ReadCapture reads a pcap or pcapng stream (a pcap may be gzipped).
@@ -203,7 +206,7 @@ func (a *Analyzer) tcp(p *frame, ts time.Time) {
 		if len(a.flows) >= maxFlows {
 			a.drop(a.head)
 		}
-		f = &flow{key: k, client: s, server: d, first: ts}
+		f = &flow{key: k, client: s, server: d, first: ts, shape: newShape()}
 		if d.port > s.port && !p.syn {
 			f.client, f.server = d, s // the ephemeral port is the client's
 		}
@@ -223,6 +226,7 @@ func (a *Analyzer) tcp(p *frame, ts time.Time) {
 	if s != f.client {
 		i = 1
 	}
+	f.shape.packet(i, p.seq, len(p.payload), ts, f.first)
 	if dir := &f.dir[i]; !dir.opaque {
 		// Encrypted data is not reassembled: nothing in it can be read.
 		dir.feed(dir.add(p.seq, p.payload, p.syn), &f.sess)
@@ -299,6 +303,12 @@ func (a *Analyzer) alert(f *flow) {
 	case f.sess.Dialect != "" && f.sess.Messages >= 2:
 		f.alerted = true
 		a.Alert(a.sessionFinding(f, flowEvidence(f)))
+	case f.packets%64 == 0 && f.last.Sub(f.first) >= a.Shape.MinDuration && f.sess.Dialect == "" && shapeEligible(f) &&
+		f.shape.verdict(a.Shape, f.first, f.last).Mining:
+		if fd, ok := a.shapeFinding(f, flowEvidence(f)); ok {
+			f.alerted = true
+			a.Alert(fd)
+		}
 	case f.dir[0].sni != "" || f.dir[0].ja3 != "":
 		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok && f.dir[0].sni != "" {
 			f.alerted = true
@@ -382,19 +392,84 @@ func (a *Analyzer) judge(f *flow) {
 		d.flush(func(b []byte) { d.feed(b, &f.sess) })
 	}
 	ev := flowEvidence(f)
+	f.shape.finish(f.first)
 	if f.sess.Dialect != "" {
-		a.out = append(a.out, a.sessionFinding(f, ev))
+		a.out = append(a.out, a.withShape(f, a.sessionFinding(f, ev)))
 		return
 	}
 	if sni := f.dir[0].sni; sni != "" {
 		if fd, ok := a.sniFinding(f, ev); ok {
-			a.out = append(a.out, fd)
+			a.out = append(a.out, a.withShape(f, fd))
 			return
 		}
 	}
 	if fd, ok := a.fingerprintFinding(f, ev); ok {
+		a.out = append(a.out, a.withShape(f, fd))
+		return
+	}
+	if fd, ok := a.shapeFinding(f, ev); ok {
 		a.out = append(a.out, fd)
 	}
+}
+
+// withShape notes on a finding made from content or names what the
+// shape detector says of the same flow: on every capture, the flows
+// recognised by content measure the detector's recall.
+func (a *Analyzer) withShape(f *flow, fd findings.Finding) findings.Finding {
+	if fd.Evidence.Details == nil {
+		fd.Evidence.Details = map[string]string{}
+	}
+	if v := f.shape.verdict(a.Shape, f.first, f.last); v.Mining {
+		fd.Evidence.Details["flow_shape"] = "mining"
+	} else {
+		fd.Evidence.Details["flow_shape"] = "no: " + v.Reason
+	}
+	return fd
+}
+
+// shapeFinding reports a connection whose content cannot be read but
+// whose message sizes and timing are a miner's (see shape.go).
+func (a *Analyzer) shapeFinding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
+	if !shapeEligible(f) {
+		return findings.Finding{}, false
+	}
+	v := f.shape.verdict(a.Shape, f.first, f.last)
+	if !v.Mining {
+		return findings.Finding{}, false
+	}
+	ev.SNI = f.dir[0].sni
+	ev.Details = helloDetails(&f.dir[0])
+	for k, val := range v.Details {
+		ev.Details[k] = val
+	}
+	what := "an unreadable"
+	if f.dir[0].tlsHello || f.dir[0].opaque {
+		what = "a TLS"
+	}
+	return findings.Finding{
+		Rule: "net.flow_shape", Check: "net.pcap", Severity: findings.Medium, Signal: findings.SignalNetwork,
+		Title: fmt.Sprintf("%s keeps %s connection to %s:%d shaped like mining (%s client messages of ~%s bytes, %s jobs pushed)",
+			ev.SrcIP, what, ev.DstIP, ev.DstPort, v.Details["client_messages"], v.Details["client_size"], v.Details["jobs"]),
+		Description: "The content is encrypted or unreadable, but the connection has a miner's shape: long-lived, small messages of constant size from the client, each answered within a round trip by a short constant-size reply, and larger unsolicited pushes from the server (new jobs), nothing bulky. Push and long-poll APIs with fixed-size messages can look the same: confirm on the host.",
+		Evidence:    ev, Confidence: shapeConfidence,
+		Remediation: "Trace the source address to its host and scan it (minerguard scan): the process holding this connection is the suspect.",
+	}, true
+}
+
+// shapeEligible: the detector judges only connections whose content
+// minerguard cannot read. Plain HTTP and JSON that parsed as something
+// other than mining, and SSH, are readable and judged on content.
+func shapeEligible(f *flow) bool {
+	c := &f.dir[0]
+	switch {
+	case c.ssh || f.dir[1].ssh:
+		return false
+	case c.http && !c.websocket:
+		return false
+	case f.sess.Other > 0:
+		return false
+	}
+	return true
 }
 
 // fingerprintFinding reports a TLS ClientHello whose JA4 or JA3

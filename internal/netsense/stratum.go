@@ -27,6 +27,7 @@ type Session struct {
 	Shares    int // submits seen
 	Jobs      int // jobs/notifications seen
 	Messages  int
+	Other     int // JSON messages that are not mining: the content is readable and innocent
 }
 
 type rpc struct {
@@ -142,6 +143,7 @@ func (s *Session) Feed(msg []byte) bool {
 				return true
 			}
 		}
+		s.Other++
 		return false
 	}
 	s.Messages++

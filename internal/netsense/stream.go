@@ -37,6 +37,7 @@ type direction struct {
 	sv2                     bool   // Stratum V2 binary frames
 	host                    string // HTTP Host header
 	first                   bool   // first payload already inspected
+	ssh                     bool   // an SSH identification string
 }
 
 // add accepts a segment; it returns the in-order bytes it completes.
@@ -329,6 +330,9 @@ func (d *direction) inspect(b []byte) {
 				d.masked = true // a client: its WebSocket frames are masked
 			}
 		}
+	}
+	if bytes.HasPrefix(b, []byte("SSH-")) {
+		d.ssh = true
 	}
 	if h, ok := parseClientHello(b); ok {
 		if h.sni != "" && !h.badSNI {

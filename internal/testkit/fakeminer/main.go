@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -42,6 +43,7 @@ type options struct {
 	threads, hint, donate                int
 	memfd                                bool
 	shareEvery, maxRuntime               time.Duration
+	poisson                              bool
 }
 
 func main() {
@@ -72,6 +74,7 @@ func run(args []string) error {
 	fs.StringVar(&o.comm, "comm", "", "set the process name (comm) of every thread")
 	fs.BoolVar(&o.memfd, "memfd", false, "re-execute from an anonymous memory file so the executable reads /memfd:... (deleted)")
 	fs.DurationVar(&o.shareEvery, "share-interval", 500*time.Millisecond, "time between fake shares")
+	fs.BoolVar(&o.poisson, "share-poisson", false, "space shares at random (exponential, mean --share-interval), as a real miner finds them")
 	fs.DurationVar(&o.maxRuntime, "max-runtime", 15*time.Minute, "exit after this long, so a test that dies cannot leave a busy process behind (0: never)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -353,7 +356,7 @@ func mine(addr string, o options) error {
 			return err
 		}
 	}
-	tick := time.NewTicker(o.shareEvery)
+	tick := newShareClock(o.shareEvery, o.poisson)
 	defer tick.Stop()
 	keepalive := time.NewTicker(30 * time.Second)
 	defer keepalive.Stop()
@@ -367,6 +370,7 @@ func mine(addr string, o options) error {
 		case m := <-msgs:
 			job = jobID(o.proto, m, job)
 		case <-tick.C:
+			tick.next()
 			if job == "" {
 				continue
 			}
@@ -395,6 +399,30 @@ func mine(addr string, o options) error {
 		}
 	}
 }
+
+// shareClock ticks every interval, or at exponentially distributed
+// times with that mean: a miner finds shares as a Poisson process.
+type shareClock struct {
+	*time.Timer
+	mean    time.Duration
+	poisson bool
+}
+
+func newShareClock(mean time.Duration, poisson bool) *shareClock {
+	c := &shareClock{mean: mean, poisson: poisson}
+	c.Timer = time.NewTimer(c.delay())
+	return c
+}
+
+func (c *shareClock) delay() time.Duration {
+	if !c.poisson {
+		return c.mean
+	}
+	return max(time.Duration(mrand.ExpFloat64()*float64(c.mean)), time.Millisecond)
+}
+
+// next arms the clock after a tick was taken.
+func (c *shareClock) next() { c.Reset(c.delay()) }
 
 // jobID picks the job to work on out of a pool message (login result, job
 // or mining.notify notification), keeping the current one otherwise.

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -62,6 +63,8 @@ type Pool struct {
 	conns   map[net.Conn]struct{}
 	closed  bool
 	changed chan struct{} // closed and replaced whenever logins/shares change
+	jobMean time.Duration // time between pushed jobs (2 s unless set)
+	poisson bool          // jobs at random times with that mean, as blocks come
 
 	wg sync.WaitGroup
 }
@@ -87,7 +90,7 @@ func listen(addr string, tlsConf *tls.Config) (*Pool, error) {
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
-	p := &Pool{ln: ln, shares: map[string]int{}, conns: map[net.Conn]struct{}{}, changed: make(chan struct{})}
+	p := &Pool{ln: ln, shares: map[string]int{}, conns: map[net.Conn]struct{}{}, changed: make(chan struct{}), jobMean: 2 * time.Second}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -127,6 +130,15 @@ func selfSigned() (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// SetJobInterval sets how often connections opened from now on get a new
+// job: every mean, or at exponentially distributed times with that mean
+// (poisson), as a pool pushes work when blocks are found.
+func (p *Pool) SetJobInterval(mean time.Duration, poisson bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.jobMean, p.poisson = mean, poisson
 }
 
 // Addr is the listening address (ip:port).
@@ -464,13 +476,23 @@ func (s *session) share() {
 
 // pushJobs sends a new job now and then, like a pool after each block.
 func (s *session) pushJobs() {
-	t := time.NewTicker(2 * time.Second)
+	s.p.mu.Lock()
+	mean, poisson := s.p.jobMean, s.p.poisson
+	s.p.mu.Unlock()
+	delay := func() time.Duration {
+		if !poisson {
+			return mean
+		}
+		return max(time.Duration(mrand.ExpFloat64()*float64(mean)), mean/20)
+	}
+	t := time.NewTimer(delay())
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			t.Reset(delay())
 			var ok bool
 			switch s.dialect {
 			case DialectStratum, DialectEthStratum:
