@@ -83,6 +83,10 @@ type Analyzer struct {
 	Fingerprints map[string]string
 	// Shape holds the flow-shape detector's thresholds.
 	Shape ShapeRules
+	// ShapeLog, when set, is told the shape detector's verdict on every
+	// connection that lasted at least half its minimum duration, mining
+	// or not: how the detector is measured.
+	ShapeLog func(ShapeReport)
 	// Alert, when set, is called as soon as a flow or lookup is
 	// recognised (live capture); Findings still reports everything.
 	Alert   func(findings.Finding)
@@ -393,6 +397,11 @@ func (a *Analyzer) judge(f *flow) {
 	}
 	ev := flowEvidence(f)
 	f.shape.finish(f.first)
+	if a.ShapeLog != nil && f.last.Sub(f.first) >= a.Shape.MinDuration/2 {
+		v := f.shape.verdict(a.Shape, f.first, f.last)
+		a.ShapeLog(ShapeReport{Client: netip.AddrPortFrom(f.client.addr, f.client.port), Server: netip.AddrPortFrom(f.server.addr, f.server.port),
+			Readable: !shapeEligible(f) || f.sess.Dialect != "", Mining: v.Mining, Reason: v.Reason, Details: v.Details})
+	}
 	if f.sess.Dialect != "" {
 		a.out = append(a.out, a.withShape(f, a.sessionFinding(f, ev)))
 		return

@@ -2,6 +2,7 @@ package netsense
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -131,6 +132,7 @@ type shape struct {
 	seqEnd           [2]uint32 // highest sequence number + length seen
 	seqSet           [2]bool
 	clientWaiting    bool // the last message was the client's
+	waitingCounted   bool // and it is in the statistics
 	clientEnd        time.Time
 	firstClient      time.Time
 	rtt              time.Duration // first client message to first server message
@@ -174,10 +176,10 @@ func (s *shape) finish(flowStart time.Time) {
 		s.rtt, s.rttSet = s.curStart.Sub(s.firstClient), true
 	}
 	answer := dir == 1 && s.clientWaiting && s.curStart.Sub(s.clientEnd) <= s.window()
+	counted := s.waitingCounted
+	s.clientWaiting, s.waitingCounted = dir == 0, false
 	if dir == 0 {
-		s.clientWaiting, s.clientEnd = true, s.curEnd
-	} else {
-		s.clientWaiting = false
+		s.clientEnd = s.curEnd
 	}
 	if s.stats == nil {
 		if s.seen[0] <= handshakeMessages || s.seen[1] <= handshakeMessages || s.curStart.Sub(flowStart) < shapeAfter {
@@ -191,8 +193,11 @@ func (s *shape) finish(flowStart time.Time) {
 	switch {
 	case dir == 0:
 		st.client.add(s.curSize)
+		s.waitingCounted = true
 	case answer:
-		st.answered++
+		if counted {
+			st.answered++
+		}
 		st.replies.add(s.curSize)
 	default:
 		st.pushes.add(s.curSize)
@@ -203,6 +208,15 @@ func (s *shape) finish(flowStart time.Time) {
 // its answer: a few round trips, within bounds.
 func (s *shape) window() time.Duration {
 	return min(max(4*s.rtt, 300*time.Millisecond), 2*time.Second)
+}
+
+// ShapeReport is the detector's verdict on one connection (Analyzer.ShapeLog).
+type ShapeReport struct {
+	Client, Server netip.AddrPort
+	Readable       bool // content was read (a mining dialect, HTTP, SSH, other JSON): no shape finding is made
+	Mining         bool
+	Reason         string            // why not, when not
+	Details        map[string]string // the features measured
 }
 
 // shapeVerdict is what the detector concluded about one flow.

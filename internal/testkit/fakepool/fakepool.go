@@ -111,14 +111,15 @@ func TestAddress(ip netip.Addr) bool {
 // ListenTLS is Listen behind TLS with a fresh self-signed certificate, as
 // pools offer on 443 and 5555 to look like web traffic.
 func ListenTLS(addr string) (*Pool, error) {
-	cert, err := selfSigned()
+	cert, err := SelfSigned()
 	if err != nil {
 		return nil, err
 	}
 	return listen(addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 }
 
-func selfSigned() (tls.Certificate, error) {
+// SelfSigned makes a throwaway certificate for localhost, for test servers.
+func SelfSigned() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
