@@ -114,7 +114,9 @@ func TestFlowShapeOnRealTLS(t *testing.T) {
 		}
 		procs = append(procs, cmd)
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return ns.Dial(network, addr, 5*time.Second) }
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return ns.Dial(network, addr, 5*time.Second)
+	}
 	var wg sync.WaitGroup
 	clientErr := make(chan error, len(webtraffic.Profiles)+1)
 	clients := append([]webtraffic.Client{}, webtraffic.Client{Profile: "subscribe", Addr: "127.0.0.1:9443", SNI: "www.example.org", Dial: dial})
