@@ -261,3 +261,44 @@ func (d *direction) messages(data []byte) [][]byte {
 	d.feed(data, &c)
 	return c
 }
+
+// TestShapeOnSharedCaptures: on the public captures the flow-shape
+// detector agrees with content where a connection lasted long enough to
+// judge: the encrypted Coinhive WebSocket (found by its SNI) and the
+// Stratum session of bitcoin-mining.pcap have a miner's shape; the web
+// traffic beside them does not, and no connection is flagged by shape
+// alone.
+func TestShapeOnSharedCaptures(t *testing.T) {
+	mining := map[string]bool{}
+	for _, n := range []string{"bitcoin-mining.pcap", "bitcoin-mining-in-progress.pcap", "coinhive-stratum.pcap", "coinhive.pcap"} {
+		path := sharedPcap(t, n)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewAnalyzer(intel.MustLoad())
+		a.ShapeLog = func(r ShapeReport) {
+			if r.Mining {
+				mining[n+" "+r.Server.String()] = true
+			}
+		}
+		if err := a.ReadCapture(context.Background(), f, path); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		for _, fd := range a.Findings() {
+			if fd.Rule == "net.flow_shape" {
+				t.Errorf("%s: flagged by shape alone: %s", n, fd.Title)
+			}
+		}
+	}
+	for _, k := range []string{"coinhive.pcap 37.187.167.83:443", "bitcoin-mining.pcap 74.84.128.158:3333"} {
+		if !mining[k] {
+			t.Errorf("%s: not mining-shaped", k)
+		}
+		delete(mining, k)
+	}
+	if len(mining) > 0 {
+		t.Errorf("other connections judged mining-shaped: %v", mining)
+	}
+}

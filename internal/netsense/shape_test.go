@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"github.com/minerguard/minerguard/internal/findings"
 )
 
 // msg is one message of a scripted connection: at second at, side dir
@@ -133,5 +137,38 @@ func TestShapeRetransmissionsAndMerging(t *testing.T) {
 	s.finish(t0)
 	if s.seen != [2]uint32{1, 1} {
 		t.Errorf("messages per direction %v, want [1 1]", s.seen)
+	}
+}
+
+// TestShapeAlert: a live capture is told about a mining-shaped TLS
+// connection while it is still open, once, and the finding is in the
+// final report too.
+func TestShapeAlert(t *testing.T) {
+	a := newTestAnalyzer()
+	var alerts []string
+	a.Alert = func(f findings.Finding) { alerts = append(alerts, f.Rule) }
+	cli, srv := "10.1.2.3:40000", "198.51.100.7:443"
+	var seq [2]uint32
+	for _, m := range script(400, miner(4, 40, 199, 80, 267)) {
+		from, to := cli, srv
+		if m.dir == 1 {
+			from, to = srv, cli
+		}
+		payload := "\x17\x03\x03" + strings.Repeat("\xaa", m.size-3) // TLS application data
+		a.Packet(tcpFrame(t, from, to, seq[m.dir], "A", payload), layers.LinkTypeEthernet, epoch.Add(time.Duration(m.at*float64(time.Second))))
+		seq[m.dir] += uint32(m.size)
+		if m.at < 60 && len(alerts) > 0 {
+			t.Fatalf("alert before a minute of traffic: %v", alerts)
+		}
+	}
+	if len(alerts) != 1 || alerts[0] != "net.flow_shape" {
+		t.Fatalf("alerts %v, want one net.flow_shape", alerts)
+	}
+	var found bool
+	for _, f := range a.Findings() {
+		found = found || f.Rule == "net.flow_shape" && f.Evidence.DstPort == 443 && f.Evidence.Details["jobs"] != ""
+	}
+	if !found {
+		t.Error("no flow-shape finding in the report")
 	}
 }
