@@ -31,7 +31,7 @@ type ShapeRules struct {
 	MinMessages   int           // client and server messages after the handshake
 	MaxMessage    int           // bytes: nothing bulky in either direction
 	MaxRate       float64       // bytes per second over the connection
-	MinRegular    float64       // share of client messages of one size
+	MinRegular    float64       // share of client messages of its two commonest sizes (shares and keep-alives)
 	MinReplyShare float64       // share of server answers of one size
 	MinAnswered   float64       // share of client messages answered within a round trip
 	MinJobs       int           // unsolicited server pushes larger than the answers
@@ -41,7 +41,7 @@ type ShapeRules struct {
 // DefaultShapeRules are the thresholds minerguard uses.
 var DefaultShapeRules = ShapeRules{
 	MinDuration: 60 * time.Second, MinMessages: 6, MaxMessage: 4096, MaxRate: 1024,
-	MinRegular: 0.6, MinReplyShare: 0.6, MinAnswered: 0.5, MinJobs: 2, MinJobSize: 100,
+	MinRegular: 0.75, MinReplyShare: 0.6, MinAnswered: 0.5, MinJobs: 2, MinJobSize: 100,
 }
 
 // mergeGap joins packets sent one after another in the same direction
@@ -101,6 +101,24 @@ func (h *sizeHist) mode() (size int, share float64) {
 		}
 	}
 	return int(h.size[best]), float64(h.count[best]) / float64(h.n)
+}
+
+// top2 is the share of messages near the two commonest sizes: a miner
+// sends two kinds of message, shares and keep-alives.
+func (h *sizeHist) top2() float64 {
+	if h.n == 0 {
+		return 0
+	}
+	var a, b uint32
+	for i := range int(h.used) {
+		switch c := h.count[i]; {
+		case c > a:
+			a, b = c, a
+		case c > b:
+			b = c
+		}
+	}
+	return float64(a+b) / float64(h.n)
 }
 
 // countAtLeast counts messages in bins of at least size bytes.
@@ -244,7 +262,8 @@ func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	nc, ns := int(st.client.n), int(st.replies.n+st.pushes.n)
 	active := last.Sub(st.since).Seconds()
 	rate := float64(st.bytes) / max(active, 1)
-	cSize, cShare := st.client.mode()
+	cSize, _ := st.client.mode()
+	cShare := st.client.top2()
 	rSize, rShare := st.replies.mode()
 	answered := float64(st.answered) / max(float64(nc), 1)
 	jobMin := max(r.MinJobSize, rSize+rSize/2)
@@ -268,7 +287,7 @@ func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	case rate > r.MaxRate:
 		return fail("%.0f bytes/s (bulk)", rate)
 	case cShare < r.MinRegular:
-		return fail("client messages vary in size (%.0f%% of one size)", 100*cShare)
+		return fail("client messages vary in size (%.0f%% of the two commonest sizes)", 100*cShare)
 	case answered < r.MinAnswered:
 		return fail("%.0f%% of client messages answered within a round trip", 100*answered)
 	case rShare < r.MinReplyShare:

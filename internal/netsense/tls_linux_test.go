@@ -20,7 +20,8 @@ import (
 // web traffic. Debian's tcpdump captures it inside a namespace of its own;
 // `net pcap` names the pool from the ClientHello's SNI. A TLS session with
 // an ordinary name on the same port raises nothing: without a pool name
-// the payload is opaque (the flow-shape detector is not built yet).
+// the payload is opaque, and a few seconds are too short for the
+// flow-shape detector (TestFlowShapeOnRealTLS) to judge.
 func TestTLSMiningOn443(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
