@@ -307,11 +307,10 @@ func (a *Analyzer) alert(f *flow) {
 	case f.sess.Dialect != "" && f.sess.Messages >= 2:
 		f.alerted = true
 		a.Alert(a.sessionFinding(f, flowEvidence(f)))
-	case f.packets%64 == 0 && f.last.Sub(f.first) >= a.Shape.MinDuration && f.sess.Dialect == "" && shapeEligible(f) &&
-		f.shape.verdict(a.Shape, f.first, f.last).Mining:
-		if fd, ok := a.shapeFinding(f, flowEvidence(f)); ok {
+	case f.packets%64 == 0 && f.last.Sub(f.first) >= a.Shape.MinDuration && f.sess.Dialect == "" && shapeEligible(f):
+		if v := f.shape.verdict(a.Shape, f.first, f.last); v.Mining {
 			f.alerted = true
-			a.Alert(fd)
+			a.Alert(a.shapeFinding(f, flowEvidence(f), v))
 		}
 	case f.dir[0].sni != "" || f.dir[0].ja3 != "":
 		if fd, ok := a.sniFinding(f, flowEvidence(f)); ok && f.dir[0].sni != "" {
@@ -397,38 +396,47 @@ func (a *Analyzer) judge(f *flow) {
 	}
 	ev := flowEvidence(f)
 	f.shape.finish(f.first)
+	// The verdict is worked out once, and only when something uses it.
+	var v shapeVerdict
+	judged := false
+	verdict := func() shapeVerdict {
+		if !judged {
+			v, judged = f.shape.verdict(a.Shape, f.first, f.last), true
+		}
+		return v
+	}
 	if a.ShapeLog != nil && f.last.Sub(f.first) >= a.Shape.MinDuration/2 {
-		v := f.shape.verdict(a.Shape, f.first, f.last)
+		v := verdict()
 		a.ShapeLog(ShapeReport{Client: netip.AddrPortFrom(f.client.addr, f.client.port), Server: netip.AddrPortFrom(f.server.addr, f.server.port),
 			Readable: !shapeEligible(f) || f.sess.Dialect != "", Mining: v.Mining, Reason: v.Reason, Details: v.Details})
 	}
 	if f.sess.Dialect != "" {
-		a.out = append(a.out, a.withShape(f, a.sessionFinding(f, ev)))
+		a.out = append(a.out, withShape(verdict(), a.sessionFinding(f, ev)))
 		return
 	}
 	if sni := f.dir[0].sni; sni != "" {
 		if fd, ok := a.sniFinding(f, ev); ok {
-			a.out = append(a.out, a.withShape(f, fd))
+			a.out = append(a.out, withShape(verdict(), fd))
 			return
 		}
 	}
 	if fd, ok := a.fingerprintFinding(f, ev); ok {
-		a.out = append(a.out, a.withShape(f, fd))
+		a.out = append(a.out, withShape(verdict(), fd))
 		return
 	}
-	if fd, ok := a.shapeFinding(f, ev); ok {
-		a.out = append(a.out, fd)
+	if shapeEligible(f) && verdict().Mining {
+		a.out = append(a.out, a.shapeFinding(f, ev, v))
 	}
 }
 
 // withShape notes on a finding made from content or names what the
 // shape detector says of the same flow: on every capture, the flows
 // recognised by content measure the detector's recall.
-func (a *Analyzer) withShape(f *flow, fd findings.Finding) findings.Finding {
+func withShape(v shapeVerdict, fd findings.Finding) findings.Finding {
 	if fd.Evidence.Details == nil {
 		fd.Evidence.Details = map[string]string{}
 	}
-	if v := f.shape.verdict(a.Shape, f.first, f.last); v.Mining {
+	if v.Mining {
 		fd.Evidence.Details["flow_shape"] = "mining"
 	} else {
 		fd.Evidence.Details["flow_shape"] = "no: " + v.Reason
@@ -437,15 +445,8 @@ func (a *Analyzer) withShape(f *flow, fd findings.Finding) findings.Finding {
 }
 
 // shapeFinding reports a connection whose content cannot be read but
-// whose message sizes and timing are a miner's (see shape.go).
-func (a *Analyzer) shapeFinding(f *flow, ev findings.Evidence) (findings.Finding, bool) {
-	if !shapeEligible(f) {
-		return findings.Finding{}, false
-	}
-	v := f.shape.verdict(a.Shape, f.first, f.last)
-	if !v.Mining {
-		return findings.Finding{}, false
-	}
+// whose message sizes and timing are a miner's (v, see shape.go).
+func (a *Analyzer) shapeFinding(f *flow, ev findings.Evidence, v shapeVerdict) findings.Finding {
 	ev.SNI = f.dir[0].sni
 	ev.Details = helloDetails(&f.dir[0])
 	for k, val := range v.Details {
@@ -462,7 +463,7 @@ func (a *Analyzer) shapeFinding(f *flow, ev findings.Evidence) (findings.Finding
 		Description: "The content is encrypted or unreadable, but the connection has a miner's shape: long-lived, small messages of constant size from the client, each answered within a round trip by a short constant-size reply, and larger unsolicited pushes from the server (new jobs), nothing bulky. Push and long-poll APIs with fixed-size messages can look the same: confirm on the host.",
 		Evidence:    ev, Confidence: shapeConfidence,
 		Remediation: "Trace the source address to its host and scan it (minerguard scan): the process holding this connection is the suspect.",
-	}, true
+	}
 }
 
 // shapeEligible: the detector judges only connections whose content

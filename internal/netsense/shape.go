@@ -248,7 +248,7 @@ type shapeVerdict struct {
 // messages finished so far show it.
 func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	st := s.stats
-	v := shapeVerdict{Details: map[string]string{"duration": last.Sub(first).Round(time.Second).String()}}
+	var v shapeVerdict
 	fail := func(format string, a ...any) shapeVerdict {
 		v.Reason = fmt.Sprintf(format, a...)
 		return v
@@ -256,6 +256,8 @@ func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	if d := last.Sub(first); d < r.MinDuration {
 		return fail("lasted %s (< %s)", d.Round(time.Second), r.MinDuration)
 	}
+	// Only connections long enough to judge pay for the details.
+	v.Details = map[string]string{"duration": last.Sub(first).Round(time.Second).String()}
 	if st == nil {
 		return fail("no steady state after the handshake")
 	}
