@@ -3,7 +3,6 @@ package netsense
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
+	"github.com/minerguard/minerguard/internal/testkit/netns"
 )
 
 const xmrWallet = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
@@ -22,13 +22,6 @@ const xmrWallet = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqS
 func TestLiveCaptureOfFakeMiner(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
-	}
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed (apt-get install tcpdump)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("capturing on lo needs root")
 	}
 	dir := t.TempDir()
 	miner := filepath.Join(dir, "fakeminer")
@@ -43,12 +36,7 @@ func TestLiveCaptureOfFakeMiner(t *testing.T) {
 			}
 			defer pool.Close()
 			capture := filepath.Join(dir, proto+".pcap")
-			dump := exec.Command(tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, fmt.Sprintf("tcp port %d", pool.Port()))
-			if err := dump.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer dump.Process.Kill()
-			time.Sleep(500 * time.Millisecond) // tcpdump attaches its filter
+			stopDump := netns.Tcpdump(t, nil, "lo", capture, fmt.Sprintf("tcp port %d", pool.Port()))
 			user := xmrWallet + ".rig7"
 			m := exec.Command(miner, "-o", "stratum+tcp://"+pool.Addr(), "-u", user, "--proto", proto, "--share-interval", "100ms", "--max-runtime", "1m")
 			m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -63,9 +51,7 @@ func TestLiveCaptureOfFakeMiner(t *testing.T) {
 			}
 			syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
 			m.Wait()
-			time.Sleep(300 * time.Millisecond)
-			dump.Process.Signal(syscall.SIGINT)
-			dump.Wait()
+			stopDump()
 
 			fs := analyze(t, capture)
 			var hit *findings.Finding

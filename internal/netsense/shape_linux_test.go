@@ -46,10 +46,6 @@ func TestFlowShapeOnRealTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed (apt-get install tcpdump)")
-	}
 	run := 75 * time.Second
 	if s := os.Getenv("MINERGUARD_SHAPE_SECONDS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -94,12 +90,7 @@ func TestFlowShapeOnRealTLS(t *testing.T) {
 	}
 
 	capture := filepath.Join(dir, "shape.pcap")
-	dump := ns.Exec(context.Background(), tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp")
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer dump.Process.Kill()
-	time.Sleep(700 * time.Millisecond) // tcpdump attaches its filter
+	stopDump := netns.Tcpdump(t, ns, "lo", capture, "tcp")
 
 	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()
@@ -139,9 +130,7 @@ func TestFlowShapeOnRealTLS(t *testing.T) {
 		syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
 		p.Wait()
 	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Process.Signal(syscall.SIGINT)
-	dump.Wait()
+	stopDump()
 	close(clientErr)
 	for err := range clientErr {
 		t.Errorf("ordinary client: %v", err)

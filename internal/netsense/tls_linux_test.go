@@ -26,10 +26,6 @@ func TestTLSMiningOn443(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed (apt-get install tcpdump)")
-	}
 	ns := netns.New(t, "tls") // skips without root or ip(8)
 	dir := t.TempDir()
 	bin, miner := buildTools(t, dir)
@@ -40,12 +36,7 @@ func TestTLSMiningOn443(t *testing.T) {
 	defer pool.Close()
 
 	capture := filepath.Join(dir, "tls.pcap")
-	dump := ns.Exec(context.Background(), tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port 443")
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer dump.Process.Kill()
-	time.Sleep(700 * time.Millisecond) // tcpdump attaches its filter
+	stopDump := netns.Tcpdump(t, ns, "lo", capture, "tcp port 443")
 	for _, sni := range []string{"pool.supportxmr.com", "www.example.org"} {
 		user := wallet + "." + sni[:4]
 		m := ns.Exec(context.Background(), miner, "-o", "stratum+ssl://127.0.0.1:443", "--sni", sni, "-u", user,
@@ -63,9 +54,7 @@ func TestTLSMiningOn443(t *testing.T) {
 			t.Fatalf("miner with SNI %s never submitted over TLS: %v", sni, err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Process.Signal(syscall.SIGINT)
-	dump.Wait()
+	stopDump()
 
 	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
 	var rep findings.Report

@@ -26,10 +26,6 @@ func TestDialectsAcrossVeth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed (apt-get install tcpdump)")
-	}
 	host, peer := netns.New(t, "miner"), netns.New(t, "pool")
 	netns.Veth(t, host, "m0", peer, "q0")
 	host.IP(t, "addr", "add", "10.212.0.2/24", "dev", "m0")
@@ -58,12 +54,7 @@ func TestDialectsAcrossVeth(t *testing.T) {
 		defer pools[d.proto].Close()
 	}
 	capture := filepath.Join(dir, "veth.pcap")
-	dump := host.Exec(context.Background(), tcpdump, "-i", "m0", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp")
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer dump.Process.Kill()
-	time.Sleep(700 * time.Millisecond)
+	stopDump := netns.Tcpdump(t, host, "m0", capture, "tcp")
 	for _, d := range dialects {
 		user := wallet + "." + d.proto
 		m := host.Exec(context.Background(), miner, "-o", "stratum+tcp://"+pools[d.proto].Addr(), "-u", user, "--proto", d.proto,
@@ -81,9 +72,7 @@ func TestDialectsAcrossVeth(t *testing.T) {
 			t.Fatalf("%s miner never submitted across the veth: %v", d.proto, err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Process.Signal(syscall.SIGINT)
-	dump.Wait()
+	stopDump()
 
 	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
 	var rep findings.Report

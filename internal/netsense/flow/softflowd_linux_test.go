@@ -15,6 +15,7 @@ import (
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/intel"
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
+	"github.com/minerguard/minerguard/internal/testkit/netns"
 )
 
 func softflowd(t *testing.T) string {
@@ -136,10 +137,6 @@ func TestSoftflowdFakeMiner(t *testing.T) {
 		t.Skip("-short")
 	}
 	bin := softflowd(t)
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed (apt-get install tcpdump)")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("capturing on lo needs root")
 	}
@@ -152,7 +149,8 @@ func TestSoftflowdFakeMiner(t *testing.T) {
 		if p.Weight != "strong" {
 			continue
 		}
-		if pool, err = fakepool.Listen(fmt.Sprintf("127.0.0.1:%d", p.Port)); err == nil {
+		if l, err := fakepool.Listen(fmt.Sprintf("127.0.0.1:%d", p.Port)); err == nil {
+			pool = l
 			break
 		}
 	}
@@ -166,12 +164,7 @@ func TestSoftflowdFakeMiner(t *testing.T) {
 		t.Fatalf("build fakeminer: %v\n%s", err, out)
 	}
 	capture := filepath.Join(dir, "miner.pcap")
-	dump := exec.Command(tcpdump, "-i", "lo", "-U", "-s", "0", "-w", capture, fmt.Sprintf("tcp port %d", pool.Port()))
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer dump.Process.Kill()
-	time.Sleep(500 * time.Millisecond)
+	stopDump := netns.Tcpdump(t, nil, "lo", capture, fmt.Sprintf("tcp port %d", pool.Port()))
 	user := "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A.rig7"
 	m := exec.Command(miner, "-o", "stratum+tcp://"+pool.Addr(), "-u", user, "--proto", "stratum", "--share-interval", "100ms", "--max-runtime", "1m")
 	m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -186,9 +179,7 @@ func TestSoftflowdFakeMiner(t *testing.T) {
 	}
 	syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
 	m.Wait()
-	time.Sleep(300 * time.Millisecond)
-	dump.Process.Signal(syscall.SIGINT)
-	dump.Wait()
+	stopDump()
 
 	recs, _ := exportPcap(t, bin, capture, "10")
 	a := newAnalyzer(t, db)
