@@ -3,7 +3,6 @@ package netsense
 import (
 	"bytes"
 	"encoding/binary"
-	"sort"
 	"strconv"
 )
 
@@ -13,6 +12,10 @@ const maxPending = 1 << 20
 
 // maxBuffer bounds an unfinished message (a line with no newline yet).
 const maxBuffer = 1 << 20
+
+// maxPendingSegments bounds how many out-of-order segments wait per
+// direction, so a flood of tiny ones cannot grow the table.
+const maxPendingSegments = 1024
 
 // direction reassembles one side of a TCP connection and splits it into
 // messages: JSON lines, HTTP bodies or WebSocket payloads.
@@ -72,9 +75,11 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 		if d.pending == nil {
 			d.pending = map[uint32][]byte{}
 		}
-		if _, dup := d.pending[seq]; !dup {
-			d.pending[seq] = append([]byte(nil), data...)
-			d.held += len(data)
+		// A retransmission at the same place may carry more than the
+		// first copy did: keep the longer.
+		if p, dup := d.pending[seq]; !dup || len(p) < len(data) {
+			d.pending[seq] = append(p[:0:0], data...)
+			d.held += len(data) - len(p)
 		}
 	}
 	// Drain what is now in order; skip a gap when too much is waiting.
@@ -86,19 +91,53 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 			d.next += uint32(len(p))
 			continue
 		}
-		if d.held <= maxPending {
+		if seq, ok := d.overlapping(); ok {
+			// Waiting data that the stream has partly or wholly passed:
+			// a retransmission with other boundaries (Linux coalesces
+			// segments when it retransmits) filled the gap before it.
+			p := d.pending[seq]
+			delete(d.pending, seq)
+			d.held -= len(p)
+			if past := int(d.next - seq); past < len(p) {
+				out = append(out, p[past:]...)
+				d.next += uint32(len(p) - past)
+			}
+			continue
+		}
+		if d.held <= maxPending && len(d.pending) <= maxPendingSegments {
 			break
 		}
-		seqs := make([]uint32, 0, len(d.pending))
-		for s := range d.pending {
-			seqs = append(seqs, s)
-		}
-		sort.Slice(seqs, func(i, j int) bool { return int32(seqs[i]-d.next) < int32(seqs[j]-d.next) })
-		d.lost += int(seqs[0] - d.next)
-		d.next = seqs[0]
+		// Everything waiting lies ahead of a gap that is not being filled:
+		// give the gap up and go on from the nearest waiting segment.
+		first := d.nearest()
+		d.lost += int(first - d.next)
+		d.next = first
 		d.cut()
 	}
 	return out
+}
+
+// overlapping finds a waiting segment that starts before the next
+// expected byte (a scan: at most maxPendingSegments wait, usually a few).
+func (d *direction) overlapping() (uint32, bool) {
+	for s := range d.pending {
+		if int32(s-d.next) < 0 {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// nearest is the waiting segment that comes first in sequence order,
+// counted from the next expected byte (across wrap-around).
+func (d *direction) nearest() uint32 {
+	first, found := uint32(0), false
+	for s := range d.pending {
+		if !found || int32(s-d.next) < int32(first-d.next) {
+			first, found = s, true
+		}
+	}
+	return first
 }
 
 // flush gives up on missing data at the end of a flow: what waits behind
@@ -107,12 +146,7 @@ func (d *direction) add(seq uint32, data []byte, syn bool) []byte {
 // lost segment costs one message, not the rest of the flow.
 func (d *direction) flush(deliver func([]byte)) {
 	for len(d.pending) > 0 {
-		first, found := uint32(0), false
-		for s := range d.pending {
-			if !found || int32(s-d.next) < int32(first-d.next) {
-				first, found = s, true
-			}
-		}
+		first := d.nearest()
 		p := d.pending[first]
 		delete(d.pending, first)
 		d.held -= len(p)
