@@ -132,7 +132,7 @@ func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, sta
 	}
 	rep := &findings.Report{
 		Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
-		Host:      findings.HostInfo{Hostname: "network", OS: runtime.GOOS, Arch: runtime.GOARCH, Root: source},
+		Host:      findings.HostInfo{Hostname: findings.NetworkHost, OS: runtime.GOOS, Arch: runtime.GOARCH, Root: source},
 		Started:   started.UTC(),
 		Options:   findings.Options{IntelVer: db.Manifest.Version},
 		Findings:  fs,

@@ -24,6 +24,10 @@ type Report struct {
 // SchemaVersion is bumped only for incompatible changes.
 const SchemaVersion = 1
 
+// NetworkHost is HostInfo.Hostname of a report on network traffic
+// (`minerguard net`), whose Root names the captures or logs read.
+const NetworkHost = "network"
+
 // HostInfo identifies the scanned machine.
 type HostInfo struct {
 	Hostname  string    `json:"hostname"`

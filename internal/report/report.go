@@ -63,7 +63,15 @@ func Table(w io.Writer, rep *findings.Report, color bool) error {
 		}
 		return s
 	}
-	ew.printf("%s %s — host %s (root %s), %d processes, %d ms\n", rep.Tool, rep.Version, rep.Host.Hostname, rep.Host.Root, rep.Host.Processes, rep.DurationMS)
+	switch {
+	case rep.Host.Hostname == findings.NetworkHost:
+		ew.printf("%s %s — network traffic in %s, %d ms\n", rep.Tool, rep.Version, rep.Host.Root, rep.DurationMS)
+	case rep.Host.Processes == 0:
+		// A disk image or a host whose /proc could not be read.
+		ew.printf("%s %s — host %s (root %s), no processes, %d ms\n", rep.Tool, rep.Version, rep.Host.Hostname, rep.Host.Root, rep.DurationMS)
+	default:
+		ew.printf("%s %s — host %s (root %s), %d processes, %d ms\n", rep.Tool, rep.Version, rep.Host.Hostname, rep.Host.Root, rep.Host.Processes, rep.DurationMS)
+	}
 	if len(rep.Incidents) == 0 {
 		ew.printf("\n%s\n", bold("No sign of mining found."))
 	} else {

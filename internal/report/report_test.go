@@ -84,6 +84,33 @@ func TestTableGolden(t *testing.T) {
 	}
 }
 
+// TestTableHeader: the first line says what was examined: a live host
+// with its processes, a disk image, or network traffic.
+func TestTableHeader(t *testing.T) {
+	cases := []struct {
+		name string
+		host findings.HostInfo
+		want string
+	}{
+		{"live host", findings.HostInfo{Hostname: "gpu01", Root: "/", Live: true, Processes: 312}, "minerguard test — host gpu01 (root /), 312 processes, 1200 ms\n"},
+		{"disk image", findings.HostInfo{Hostname: "web3", Root: "/mnt/image"}, "minerguard test — host web3 (root /mnt/image), no processes, 1200 ms\n"},
+		{"network", findings.HostInfo{Hostname: findings.NetworkHost, Root: "edge.pcap dns.log"}, "minerguard test — network traffic in edge.pcap dns.log, 1200 ms\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := sampleReport()
+			rep.Host = c.host
+			var b bytes.Buffer
+			if err := Write(&b, rep, "table", false); err != nil {
+				t.Fatal(err)
+			}
+			if first, _, _ := strings.Cut(b.String(), "\n"); first+"\n" != c.want {
+				t.Errorf("header %q, want %q", first, c.want)
+			}
+		})
+	}
+}
+
 func TestJSONShape(t *testing.T) {
 	var b bytes.Buffer
 	if err := Write(&b, sampleReport(), "json", false); err != nil {
