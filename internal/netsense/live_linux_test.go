@@ -1,11 +1,9 @@
 package netsense
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,18 +37,9 @@ func TestLiveCaptureOfFakeMiner(t *testing.T) {
 			stopDump := netns.Tcpdump(t, nil, "lo", capture, fmt.Sprintf("tcp port %d", pool.Port()))
 			user := xmrWallet + ".rig7"
 			m := exec.Command(miner, "-o", "stratum+tcp://"+pool.Addr(), "-u", user, "--proto", proto, "--share-interval", "100ms", "--max-runtime", "1m")
-			m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := m.Start(); err != nil {
+			if err := pool.MineUntil(m, user, 3, 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { syscall.Kill(-m.Process.Pid, syscall.SIGKILL); m.Wait() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := pool.WaitShares(ctx, user, 3); err != nil {
-				t.Fatalf("miner never submitted: %v", err)
-			}
-			syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
-			m.Wait()
 			stopDump()
 
 			fs := analyze(t, capture)

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,17 +40,8 @@ func TestTLSMiningOn443(t *testing.T) {
 		user := wallet + "." + sni[:4]
 		m := ns.Exec(context.Background(), miner, "-o", "stratum+ssl://127.0.0.1:443", "--sni", sni, "-u", user,
 			"--threads", "0", "--share-interval", "200ms", "--max-runtime", "1m")
-		m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err := pool.WaitShares(ctx, user, 2)
-		cancel()
-		syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
-		m.Wait()
-		if err != nil {
-			t.Fatalf("miner with SNI %s never submitted over TLS: %v", sni, err)
+		if err := pool.MineUntil(m, user, 2, 20*time.Second); err != nil {
+			t.Fatalf("SNI %s over TLS: %v", sni, err)
 		}
 	}
 	stopDump()

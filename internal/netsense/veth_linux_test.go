@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,17 +58,8 @@ func TestDialectsAcrossVeth(t *testing.T) {
 		user := wallet + "." + d.proto
 		m := host.Exec(context.Background(), miner, "-o", "stratum+tcp://"+pools[d.proto].Addr(), "-u", user, "--proto", d.proto,
 			"--threads", "0", "--share-interval", "150ms", "--max-runtime", "1m")
-		m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err := pools[d.proto].WaitShares(ctx, user, 3)
-		cancel()
-		syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
-		m.Wait()
-		if err != nil {
-			t.Fatalf("%s miner never submitted across the veth: %v", d.proto, err)
+		if err := pools[d.proto].MineUntil(m, user, 3, 20*time.Second); err != nil {
+			t.Fatalf("%s across the veth: %v", d.proto, err)
 		}
 	}
 	stopDump()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -167,18 +166,9 @@ func TestSoftflowdFakeMiner(t *testing.T) {
 	stopDump := netns.Tcpdump(t, nil, "lo", capture, fmt.Sprintf("tcp port %d", pool.Port()))
 	user := "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A.rig7"
 	m := exec.Command(miner, "-o", "stratum+tcp://"+pool.Addr(), "-u", user, "--proto", "stratum", "--share-interval", "100ms", "--max-runtime", "1m")
-	m.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.Start(); err != nil {
+	if err := pool.MineUntil(m, user, 3, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { syscall.Kill(-m.Process.Pid, syscall.SIGKILL); m.Wait() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := pool.WaitShares(ctx, user, 3); err != nil {
-		t.Fatalf("miner never submitted: %v", err)
-	}
-	syscall.Kill(-m.Process.Pid, syscall.SIGKILL)
-	m.Wait()
 	stopDump()
 
 	recs, _ := exportPcap(t, bin, capture, "10")
