@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -21,17 +20,9 @@ import (
 )
 
 // TestMain lets the isolate test run the real command line as its own
-// process inside a network namespace (`ip netns exec NS test-binary`).
+// process inside a network namespace.
 func TestMain(m *testing.M) {
-	if a := os.Getenv("MINERGUARD_CLI_ARGS"); a != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(a), &args); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(99)
-		}
-		os.Exit(Main(args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
+	netns.TestMain(m, func(args []string) int { return Main(args, os.Stdout, os.Stderr) })
 }
 
 // lab is a host namespace joined to a peer namespace that holds a pool
@@ -146,22 +137,6 @@ func alive(t *testing.T, c net.Conn, what string, want bool) {
 	}
 }
 
-// cliIn runs the minerguard command line as a process inside ns.
-func cliIn(t *testing.T, ns *netns.NS, env []string, args ...string) (int, string) {
-	t.Helper()
-	b, _ := json.Marshal(args)
-	cmd := ns.Exec(context.Background(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), "MINERGUARD_CLI_ARGS="+string(b)), env...)
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, string(out)
-}
-
 func nftList(t *testing.T, ns *netns.NS) string {
 	t.Helper()
 	nft, err := exec.LookPath("nft")
@@ -211,7 +186,7 @@ func TestIsolate(t *testing.T) {
 	defer miner.Close()
 
 	t.Run("pools", func(t *testing.T) {
-		code, out := cliIn(t, l.host, nil, append([]string{"isolate", "--from", report, "--block", pool6IP}, common...)...)
+		code, out := l.host.Run(t, nil, append([]string{"isolate", "--from", report, "--block", pool6IP}, common...)...)
 		if code != 0 || !strings.Contains(out, "applied;") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
@@ -230,7 +205,7 @@ func TestIsolate(t *testing.T) {
 	})
 
 	t.Run("all refused without allow", func(t *testing.T) {
-		code, out := cliIn(t, l.host, nil, append([]string{"isolate", "--mode", "all"}, common...)...)
+		code, out := l.host.Run(t, nil, append([]string{"isolate", "--mode", "all"}, common...)...)
 		if code != ExitError || !strings.Contains(out, "--mode all without --allow") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
@@ -239,7 +214,7 @@ func TestIsolate(t *testing.T) {
 
 	t.Run("all", func(t *testing.T) {
 		ssh := "SSH_CONNECTION=" + mgmtIP + " 50022 " + hostIP + " 22"
-		code, out := cliIn(t, l.host, []string{ssh}, append([]string{"isolate", "--mode", "all", "--allow", mgmtIP + ":2222"}, common...)...)
+		code, out := l.host.Run(t, []string{ssh}, append([]string{"isolate", "--mode", "all", "--allow", mgmtIP + ":2222"}, common...)...)
 		if code != 0 || !strings.Contains(out, "allowing your SSH session: "+mgmtIP+" to local port 22") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
@@ -255,7 +230,7 @@ func TestIsolate(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
-		code, out := cliIn(t, l.host, nil, append([]string{"isolate", "--status"}, common...)...)
+		code, out := l.host.Run(t, nil, append([]string{"isolate", "--status"}, common...)...)
 		for _, want := range []string{"chain isolate_in {", mgmtIP + " . 2222", "isolated (--mode all) since", "--undo restores the table as it was before (1 networks, 0 ports, isolate false)"} {
 			if code != 0 || !strings.Contains(out, want) {
 				t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
@@ -264,7 +239,7 @@ func TestIsolate(t *testing.T) {
 	})
 
 	t.Run("undo", func(t *testing.T) {
-		code, out := cliIn(t, l.host, nil, append([]string{"isolate", "--undo"}, common...)...)
+		code, out := l.host.Run(t, nil, append([]string{"isolate", "--undo"}, common...)...)
 		if code != 0 || !strings.Contains(out, "restored table inet minerguard") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
@@ -280,7 +255,7 @@ func TestIsolate(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(state, "isolate-minerguard.json")); !os.IsNotExist(err) {
 			t.Errorf("state left after undo: %v", err)
 		}
-		code, out = cliIn(t, l.host, nil, append([]string{"isolate", "--undo"}, common...)...)
+		code, out = l.host.Run(t, nil, append([]string{"isolate", "--undo"}, common...)...)
 		if code != ExitError || !strings.Contains(out, "nothing to undo") {
 			t.Errorf("second undo: exit %d:\n%s", code, out)
 		}
@@ -356,10 +331,7 @@ func TestIsolateWithoutCapNetAdmin(t *testing.T) {
 		{"isolate", "--status", "--state-dir", dir},
 		{"isolate", "--block", "192.0.2.1", "--state-dir", dir, "--intel-dir", dir},
 	} {
-		b, _ := json.Marshal(args)
-		cmd := ns.Exec(context.Background(), setpriv, "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "MINERGUARD_CLI_ARGS="+string(b))
-		out, err := cmd.CombinedOutput()
+		out, err := ns.Command(args, setpriv, "--bounding-set", "-net_admin", "--inh-caps", "-net_admin").CombinedOutput()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() != ExitError || !strings.Contains(string(out), "permission denied (changing or reading nftables needs root or CAP_NET_ADMIN)") {
 			t.Errorf("%v: %v\n%s", args, err, out)

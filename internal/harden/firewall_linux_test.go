@@ -3,7 +3,6 @@ package harden_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -19,30 +18,7 @@ import (
 // TestMain lets a test run the real command line inside a network
 // namespace by starting this binary again there.
 func TestMain(m *testing.M) {
-	if a := os.Getenv("MINERGUARD_CLI_ARGS"); a != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(a), &args); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(99)
-		}
-		os.Exit(cli.Main(args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
-func cliIn(t *testing.T, ns *netns.NS, args ...string) (int, string) {
-	t.Helper()
-	b, _ := json.Marshal(args)
-	cmd := ns.Exec(context.Background(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "MINERGUARD_CLI_ARGS="+string(b))
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, string(out)
+	netns.TestMain(m, func(args []string) int { return cli.Main(args, os.Stdout, os.Stderr) })
 }
 
 func serve(t *testing.T, ns *netns.NS, addr string) {
@@ -124,11 +100,11 @@ func TestHardenFirewallApplyRollback(t *testing.T) {
 	}
 	state := t.TempDir()
 	only := "ports.high_risk,firewall.egress_mining"
-	code, out := cliIn(t, h, "harden", "--only", only)
+	code, out := h.Run(t, nil, "harden", "--only", only)
 	if code != 1 || !strings.Contains(out, "FAIL  ports.high_risk") {
 		t.Fatalf("audit before: exit %d\n%s", code, out)
 	}
-	if code, out = cliIn(t, h, "harden", "--only", only, "--apply", "--yes", "--state-dir", state); code != 0 {
+	if code, out = h.Run(t, nil, "harden", "--only", only, "--apply", "--yes", "--state-dir", state); code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
 	for a, w := range map[string]bool{"10.203.0.1:445": false, "10.203.0.1:3333": false, "10.203.0.1:8080": true} {
@@ -139,10 +115,10 @@ func TestHardenFirewallApplyRollback(t *testing.T) {
 	if reachable(h, "10.203.0.2:3333") {
 		t.Error("after apply: the host still reaches a mining port outbound")
 	}
-	if code, out = cliIn(t, h, "harden", "--only", only); code != 0 {
+	if code, out = h.Run(t, nil, "harden", "--only", only); code != 0 {
 		t.Errorf("audit after apply: exit %d\n%s", code, out)
 	}
-	if code, out = cliIn(t, h, "harden", "--rollback", "--state-dir", state); code != 0 {
+	if code, out = h.Run(t, nil, "harden", "--rollback", "--state-dir", state); code != 0 {
 		t.Fatalf("rollback: exit %d\n%s", code, out)
 	}
 	for a := range want {
