@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minerguard/minerguard/internal/checks"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/respond"
@@ -331,12 +332,12 @@ func printPlan(w io.Writer, plan *respond.Plan, format string) error {
 			if !e.Delete {
 				verb = "~"
 			}
-			fmt.Fprintf(tw, "\t\t\t\t  %s %s:%d %s\n", verb, file, e.Line, printable(string(e.Old), 100))
+			fmt.Fprintf(tw, "\t\t\t\t  %s %s:%d %s\n", verb, file, e.Line, checks.Printable(string(e.Old), 100))
 		}
 		for _, b := range [][]byte{a.Prepend, a.Append} {
 			for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 				if l != "" {
-					fmt.Fprintf(tw, "\t\t\t\t  + %s:%s\n", a.Path, printable(l, 100))
+					fmt.Fprintf(tw, "\t\t\t\t  + %s:%s\n", a.Path, checks.Printable(l, 100))
 				}
 			}
 		}
@@ -344,7 +345,7 @@ func printPlan(w io.Writer, plan *respond.Plan, format string) error {
 			fmt.Fprintf(tw, "\t\t\t\t  units: %s\n", strings.Join(a.Units, ", "))
 		}
 		if a.Advice != "" && a.Kind == respond.KindAdvise {
-			fmt.Fprintf(tw, "\t\t\t\t  %s\n", printable(a.Advice, 200))
+			fmt.Fprintf(tw, "\t\t\t\t  %s\n", checks.Printable(a.Advice, 200))
 		}
 	}
 	tw.Flush()
@@ -361,23 +362,9 @@ func printResults(w io.Writer, rs []respond.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tACTION\tSTATUS\tDETAIL")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Action+1, r.Kind, r.Status, printable(r.Detail, 300))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Action+1, r.Kind, r.Status, checks.Printable(r.Detail, 300))
 	}
 	tw.Flush()
-}
-
-// printable keeps a terminal safe from control bytes in planted file names.
-func printable(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return s
 }
 
 func newUndoCmd() *cobra.Command {
@@ -470,7 +457,7 @@ Exit codes: 0 nothing came back, 1 something came back, 2 could not run.`,
 			}
 			if len(back) > 0 {
 				for _, r := range back {
-					fmt.Fprintf(w, "CAME BACK %s: %s\n", r.What, printable(r.Detail, 300))
+					fmt.Fprintf(w, "CAME BACK %s: %s\n", r.What, checks.Printable(r.Detail, 300))
 				}
 				return exitError{code: ExitFindings}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minerguard/minerguard/internal/checks"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/report"
@@ -73,7 +74,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			nAlerts := 0
 			a.Alert = func(f findings.Finding) {
 				nAlerts++
-				fmt.Fprintf(stderr, "%s ALERT %s %s: %s\n", time.Now().Format(time.TimeOnly), f.Severity, f.Rule, printable(f.Title, 300))
+				fmt.Fprintf(stderr, "%s ALERT %s %s: %s\n", time.Now().Format(time.TimeOnly), f.Severity, f.Rule, checks.Printable(f.Title, 300))
 				if alertFile != nil {
 					one := &findings.Report{Tool: version.Tool, Version: version.Version, Host: findings.HostInfo{Hostname: iface}, Started: time.Now(), Findings: []findings.Finding{f}}
 					report.EVE(alertFile, one)
