@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/intel"
 )
 
@@ -82,7 +83,7 @@ func OpenJournal(dir string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	syncDir(dir)
+	_ = atomicfile.SyncDir(dir) // best effort: the journal itself was synced
 	j := &Journal{path: p, f: f, now: time.Now}
 	if n := len(steps); n > 0 {
 		j.seq = steps[n-1].Seq
@@ -464,7 +465,7 @@ func RollbackWindows(ctx context.Context, w *Windows, dir string, now time.Time)
 	if err := os.Rename(p, filepath.Join(dir, "harden-journal."+now.UTC().Format("20060102T150405Z")+".done")); err != nil {
 		return done, warnings, err
 	}
-	syncDir(dir)
+	_ = atomicfile.SyncDir(dir) // best effort: the journal itself was synced
 	return done, warnings, nil
 }
 
@@ -556,15 +557,6 @@ func removeCreatedKeys(reg Registry, key, created string) error {
 		k = k[:i]
 	}
 	return nil
-}
-
-// syncDir makes a new directory entry durable where the system allows it
-// (Windows cannot open a directory for fsync; NTFS journals metadata).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // What names the thing a step restores.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/firewall"
 )
 
@@ -118,26 +119,10 @@ func (s Store) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.Dir, ".isolate-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(s.Path(), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("isolate state: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("isolate state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("isolate state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("isolate state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
-		return fmt.Errorf("isolate state: %w", err)
-	}
-	return syncDir(s.Dir)
+	return nil
 }
 
 // Delete removes the state file (and syncs the directory).
@@ -145,16 +130,9 @@ func (s Store) Delete() error {
 	if err := os.Remove(s.Path()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("isolate state: %w", err)
 	}
-	return syncDir(s.Dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil // nothing to sync; the rename itself succeeded
+	if err := atomicfile.SyncDir(s.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("isolate state: %w", err)
 	}
-	defer d.Close()
-	_ = d.Sync() // not supported on every OS and filesystem
 	return nil
 }
 

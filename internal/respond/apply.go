@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/host"
 )
 
@@ -405,7 +406,7 @@ func (a *Applier) replaceFile(real string, data []byte, meta FileMeta) error {
 		return err
 	}
 	a.step()
-	return fsyncDir(filepath.Dir(real))
+	return atomicfile.SyncDir(filepath.Dir(real))
 }
 
 // tmpPrefix names this run's temporary files, so a run cut between
@@ -481,7 +482,7 @@ func (a *Applier) quarantine(i int, p string) (string, error) {
 		return "", err
 	}
 	a.step()
-	if err := fsyncDir(filepath.Dir(c.Real)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(c.Real)); err != nil {
 		return "", err
 	}
 	if c.Before.Type == "symlink" {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/firewall"
 )
 
@@ -99,7 +100,7 @@ func CreateJournal(dir string, plan *Plan) (*Journal, error) {
 		return nil, err
 	}
 	tmp := name + ".new"
-	if err := writeFileSync(tmp, append(head, '\n')); err != nil {
+	if err := atomicfile.WriteSynced(tmp, append(head, '\n')); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(name); err == nil {
@@ -109,7 +110,7 @@ func CreateJournal(dir string, plan *Plan) (*Journal, error) {
 	if err := os.Rename(tmp, name); err != nil {
 		return nil, err
 	}
-	if err := fsyncDir(dir); err != nil && !errors.Is(err, ErrUnsupported) {
+	if err := atomicfile.SyncDir(dir); err != nil && !errors.Is(err, ErrUnsupported) {
 		return nil, err
 	}
 	return OpenJournal(dir)

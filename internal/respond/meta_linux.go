@@ -183,16 +183,6 @@ func syncXattrs(p string, want map[string][]byte) error {
 	return nil
 }
 
-// fsyncDir makes a rename or unlink in dir durable.
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // fsStatus says whether dir's filesystem is read-only and how many bytes
 // are free there for root.
 func fsStatus(dir string) (readOnly bool, free uint64, err error) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/checks"
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/host"
@@ -431,7 +431,7 @@ func (a *Applier) evidence(ctx context.Context, i int, act Action) (string, erro
 		}
 		for _, name := range []string{"environ", "maps", "status", "cmdline"} {
 			if b, err := proc.ReadFile(p.PID, name); err == nil {
-				if err := writeFileSync(filepath.Join(dir, name), b); err != nil {
+				if err := atomicfile.WriteSynced(filepath.Join(dir, name), b); err != nil {
 					return "", err
 				}
 			}
@@ -446,7 +446,7 @@ func (a *Applier) evidence(ctx context.Context, i int, act Action) (string, erro
 			rec["connections"] = conns
 		}
 		b, _ := json.MarshalIndent(rec, "", "  ")
-		if err := writeFileSync(filepath.Join(dir, "process.json"), b); err != nil {
+		if err := atomicfile.WriteSynced(filepath.Join(dir, "process.json"), b); err != nil {
 			return "", err
 		}
 		n++
@@ -461,22 +461,6 @@ func safeName(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-func writeFileSync(name string, b []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // kill ends every frozen process, waits for them to go, then watches the

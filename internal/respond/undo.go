@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/sigscan"
 )
 
@@ -240,7 +241,7 @@ func (a *Applier) restore(c Change) (string, error) {
 		return note, fmt.Errorf("%s: cannot restore a %s", c.Path, c.Before.Type)
 	}
 	a.step()
-	if err := fsyncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return note, err
 	}
 	// The directory's times and flags last: every entry change above moved them.

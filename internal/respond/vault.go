@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/minerguard/minerguard/internal/atomicfile"
 )
 
 // The vault keeps quarantined files and backups. Blobs are stored
@@ -108,7 +110,7 @@ func (v *Vault) StoreReader(r io.Reader) (sha string, size int64, err error) {
 	if err = os.Rename(tmp.Name(), v.blobPath(sha)); err != nil {
 		return "", 0, err
 	}
-	if err = fsyncDir(dir); err != nil && !errors.Is(err, ErrUnsupported) {
+	if err = atomicfile.SyncDir(dir); err != nil && !errors.Is(err, ErrUnsupported) {
 		return "", 0, err
 	}
 	return sha, size, nil

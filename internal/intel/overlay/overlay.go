@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerguard/minerguard/internal/atomicfile"
 	"github.com/minerguard/minerguard/internal/blocklist"
 	"github.com/minerguard/minerguard/internal/intel"
 )
@@ -302,7 +303,7 @@ func (s Store) Update(source, from string, entries []Entry, now time.Time, force
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(s.feedPath(source), b); err != nil {
+	if err := atomicfile.Write(s.feedPath(source), b, 0o644); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -332,42 +333,6 @@ func marshalFeed(f *Feed) ([]byte, error) {
 	}
 	b.WriteString("]}\n")
 	return b.Bytes(), nil
-}
-
-// writeAtomic writes via a temporary file, fsync and rename, then syncs
-// the directory, so a crash leaves either the old or the new file.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 func (s Store) allowPath() string { return filepath.Join(s.Dir, "allow.txt") }
@@ -441,7 +406,7 @@ func (s Store) writeAllow(es []AllowEntry) error {
 		}
 		b.WriteString("\n")
 	}
-	return writeAtomic(s.allowPath(), []byte(b.String()))
+	return atomicfile.Write(s.allowPath(), []byte(b.String()), 0o644)
 }
 
 // Allow adds a domain or network to the allowlist, with the date and an
