@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/host"
 	"github.com/minerguard/minerguard/internal/process"
 	"github.com/minerguard/minerguard/internal/sigscan"
 )
@@ -16,7 +17,7 @@ func init() {
 	registerFunc(Info{
 		ID:          "process.exe_signature",
 		Title:       "Miner byte signatures and packers in running executables",
-		Description: "Scans each user process's executable through /proc/PID/exe (deleted and memfd files included) for intel signatures.json byte patterns and packer marks.",
+		Description: "Scans each user process's executable through /proc/PID/exe (deleted and memfd files included) for intel signatures.json byte patterns and packer marks. Builds of minerguard itself, which embed every pattern as intel data, are skipped (docs/intel.md).",
 		Needs:       NeedsProc,
 		Default:     true,
 	}, checkExeSignature)
@@ -37,6 +38,17 @@ func inSystemDir(p string) bool {
 	return false
 }
 
+// minerguardExe reports whether the process runs a build of minerguard's
+// own module.
+func minerguardExe(proc host.Proc, pid int) bool {
+	f, err := proc.OpenExe(pid)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return isMinerguardBuild(f)
+}
+
 func checkExeSignature(ctx context.Context, env *Env) ([]findings.Finding, error) {
 	proc := env.Host.Proc()
 	if proc == nil {
@@ -45,11 +57,10 @@ func checkExeSignature(ctx context.Context, env *Env) ([]findings.Finding, error
 	var out []findings.Finding
 	unreadable := 0
 	var unreadablePIDs []int
-	var selfSum string // our own binary's hash: it carries every signature as intel data
-	selfDone := false
 	// Results are cached per file, so the pointer identifies the file: a
 	// miner running as many processes is hashed once.
 	sums := map[*sigscan.Result]string{}
+	ours := map[*sigscan.Result]bool{}
 	for _, p := range env.UserProcesses() {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -70,22 +81,28 @@ func checkExeSignature(ctx context.Context, env *Env) ([]findings.Finding, error
 			}
 			continue
 		}
+		if !res.Matched && res.Packer == "" {
+			continue
+		}
+		// minerguard itself, another build of it (the fleet agent, an
+		// older release, its tests) embeds every signature and packer
+		// mark as intel data. The same policy as for files on disk
+		// (isMinerguardBuild): it still faces the CPU, pool and
+		// disguise checks if it misbehaves.
+		mine, known := ours[res]
+		if !known {
+			mine = minerguardExe(proc, p.PID)
+			ours[res] = mine
+		}
+		if mine {
+			env.Log.Debug("exe signature skipped: a minerguard build", "pid", p.PID, "exe", p.Exe)
+			continue
+		}
 		if res.Matched {
 			sum, hashed := sums[res]
 			if !hashed {
 				sum, _ = sigscan.SHA256(proc, p.PID)
 				sums[res] = sum
-			}
-			if sum != "" {
-				if !selfDone {
-					selfDone = true
-					if self := proc.Self(); self > 0 {
-						selfSum, _ = sigscan.SHA256(proc, self)
-					}
-				}
-				if sum == selfSum {
-					continue // another copy of minerguard itself
-				}
 			}
 			out = append(out, exeSignatureFinding(env, p, res, sum))
 		}

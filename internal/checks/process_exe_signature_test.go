@@ -152,6 +152,55 @@ func TestExeSignatureDeletedFakeMiner(t *testing.T) {
 	}
 }
 
+// TestSleepingHelper is not a test: TestExeSignatureSkipsMinerguardBuilds
+// runs this test binary with it to have a minerguard build as a process.
+func TestSleepingHelper(t *testing.T) {
+	if os.Getenv("MINERGUARD_SLEEPING_HELPER") != "1" {
+		t.Skip("helper process only")
+	}
+	time.Sleep(time.Hour)
+}
+
+// TestExeSignatureSkipsMinerguardBuilds: another build of minerguard (here
+// this test binary with bytes appended, as a different version would
+// differ) carries every signature and packer mark as intel data but is not
+// reported as mining code or as packed; the fake miner's test shows the
+// same check still reports other programs.
+func TestExeSignatureSkipsMinerguardBuilds(t *testing.T) {
+	dir := t.TempDir()
+	copyWithTrailer(t, os.Args[0], filepath.Join(dir, "minerguard-old"), []byte("another build"))
+	cmd := exec.Command(filepath.Join(dir, "minerguard-old"), "-test.run=^TestSleepingHelper$")
+	cmd.Env = append(os.Environ(), "MINERGUARD_SLEEPING_HELPER=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 200; i++ {
+		if l, _ := os.Readlink(filepath.Join("/proc", itoaT(cmd.Process.Pid), "exe")); filepath.Base(l) == "minerguard-old" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	env := envFor(t, liveHost(t))
+	// The copy does carry the signatures: only the build check spares it.
+	res, err := env.Exes.ScanExe(env.Host.Proc(), cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Matched || res.Packer == "" {
+		t.Fatalf("this test binary should carry miner signatures and a packer mark as intel data: %+v", res)
+	}
+	out, err := checkExeSignature(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range out {
+		if f.Evidence.PID == cmd.Process.Pid {
+			t.Errorf("a minerguard build reported: %s %s", f.Rule, f.Title)
+		}
+	}
+}
+
 // copyWithTrailer copies src to dst and appends extra bytes: an ELF
 // runs unchanged with data after its last section.
 func copyWithTrailer(t *testing.T, src, dst string, extra []byte) {
