@@ -28,6 +28,15 @@ type direction struct {
 	skip    bool   // inside a line that cannot be a message: drop to its end
 	lost    int    // bytes skipped over gaps
 
+	// The JSON object in buf, scanned once as it grows (a rescan per
+	// segment would be quadratic in a line cut into many): nesting depth,
+	// inside a string, after a backslash, bytes scanned, and where the
+	// object closed (0: not yet; -1: more than white space followed).
+	jDepth     int
+	jStr, jEsc bool
+	jSeen      int
+	jEnd       int
+
 	// Framing learned from the first bytes.
 	http, websocket, masked bool
 	tlsHello                bool
@@ -178,7 +187,18 @@ func (d *direction) flush(deliver func([]byte)) {
 
 // cut forgets the message a gap interrupted; what follows the gap is
 // read as the start of a line.
-func (d *direction) cut() { d.buf, d.skip = d.buf[:0], false }
+func (d *direction) cut() { d.clearLine(); d.skip = false }
+
+// clearLine empties buf for the next line.
+func (d *direction) clearLine() {
+	d.buf = d.buf[:0]
+	d.rescan()
+}
+
+// rescan forgets the scan of buf, whose start has moved.
+func (d *direction) rescan() {
+	d.jDepth, d.jStr, d.jEsc, d.jSeen, d.jEnd = 0, false, false, 0, 0
+}
 
 // sink takes complete messages (a Session).
 type sink interface{ Feed([]byte) bool }
@@ -248,7 +268,8 @@ func (d *direction) feed(data []byte, s sink) {
 			}
 			d.buf = append(d.buf, data[:i]...)
 			line(d.buf, s)
-			d.buf, data = d.buf[:0], data[i+1:]
+			d.clearLine()
+			data = data[i+1:]
 		case i >= 0:
 			line(data[:i], s) // whole line in this segment: no copy
 			data = data[i+1:]
@@ -268,17 +289,55 @@ func (d *direction) feed(data []byte, s sink) {
 }
 
 // tail handles an unfinished line: a whole JSON object without a newline
-// (an HTTP body, a last message) is a message; one too long is dropped.
+// (a last message) is a message; one too long is dropped. Whole means its
+// braces balance outside strings: a line cut right after a nested
+// object's brace also starts with '{' and ends with '}'.
 func (d *direction) tail(s sink) {
-	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
-		s.Feed(t)
-		d.buf = d.buf[:0]
+	if end := d.objectEnd(); end > 0 {
+		s.Feed(bytes.TrimSpace(d.buf[:end]))
+		d.clearLine()
 		return
 	}
 	if len(d.buf) > maxBuffer {
 		d.lost += len(d.buf)
+		d.clearLine()
 		d.buf, d.skip = nil, true
 	}
+}
+
+// objectEnd scans what buf gained since the last call and returns the
+// offset just past the object that buf holds, once that object has closed
+// with nothing but white space after it; 0 otherwise.
+func (d *direction) objectEnd() int {
+	for i := d.jSeen; i < len(d.buf); i++ {
+		c := d.buf[i]
+		if d.jEnd != 0 {
+			if d.jEnd > 0 && c != ' ' && c != '\t' && c != '\r' {
+				d.jEnd = -1 // not one object: the newline decides
+			}
+			continue
+		}
+		switch {
+		case d.jEsc:
+			d.jEsc = false
+		case d.jStr:
+			if c == '\\' {
+				d.jEsc = true
+			} else if c == '"' {
+				d.jStr = false
+			}
+		case c == '"':
+			d.jStr = true
+		case c == '{' || c == '[':
+			d.jDepth++
+		case c == '}' || c == ']':
+			if d.jDepth--; d.jDepth <= 0 {
+				d.jEnd = i + 1
+			}
+		}
+	}
+	d.jSeen = len(d.buf)
+	return max(d.jEnd, 0)
 }
 
 func line(l []byte, s sink) {
@@ -294,6 +353,7 @@ func (d *direction) httpMessages(s sink) {
 		if i := bytes.Index(d.buf, []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
 			d.noteHeaders(d.buf[:i])
 			d.buf = d.buf[i+4:]
+			d.rescan()
 			if d.websocket {
 				d.frames(s)
 				return
@@ -312,13 +372,17 @@ func (d *direction) httpMessages(s sink) {
 		}
 		line(d.buf[:i], s)
 		d.buf = d.buf[i+1:]
+		d.rescan()
 	}
-	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' {
-		s.Feed(t) // a body without a newline
-		d.buf = d.buf[:0]
+	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' {
+		if end := d.objectEnd(); end > 0 {
+			s.Feed(bytes.TrimSpace(d.buf[:end])) // a body without a newline
+			d.clearLine()
+		}
 	}
 	if len(d.buf) > maxBuffer {
 		d.lost += len(d.buf)
+		d.clearLine()
 		d.buf = nil
 	}
 	d.compact()

@@ -2,6 +2,7 @@ package netsense
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -204,4 +205,91 @@ func (r *planReader) next() byte {
 	}
 	r.i++
 	return r.b[r.i-1]
+}
+
+// recorder is a sink that keeps every message it is handed.
+type recorder struct{ msgs []string }
+
+func (r *recorder) Feed(b []byte) bool { r.msgs = append(r.msgs, string(b)); return true }
+
+// TestLineSplitAfterInnerBrace: a JSON-RPC line cut by a segment boundary
+// right after a nested object's closing brace looks like a whole object
+// ('{' … '}') but is not one; the message must still come out whole, once.
+// A whole object with no newline after it (a last message) comes out too.
+func TestLineSplitAfterInnerBrace(t *testing.T) {
+	login := `{"id":1,"method":"login","params":{"login":"4Awallet","pass":"x","agent":"XMRig/6.21.0"}}`
+	job := `{"jsonrpc":"2.0","method":"job","params":{"blob":"0707","job_id":"7","target":"b88d0600"}}`
+	tricky := `{"id":2,"method":"x","params":{"s":"a \"}\" and \\ and {"}}`
+	cases := []struct {
+		name   string
+		chunks []string
+		want   []string
+	}{
+		{"split after inner brace", []string{login[:len(login)-1], login[len(login)-1:] + "\n"}, []string{login}},
+		{"split after inner brace, then a second line", []string{login[:len(login)-1], "}\n" + job + "\n"}, []string{login, job}},
+		{"braces inside strings", []string{tricky[:len(tricky)-2], tricky[len(tricky)-2:] + "\n"}, []string{tricky}},
+		{"byte by byte", splitEvery(login+"\n"+job+"\n", 1), []string{login, job}},
+		{"last message without newline", []string{login + "\n", job}, []string{login, job}},
+		{"whole object then newline in the next segment", []string{login, "\n" + job + "\n"}, []string{login, job}},
+		{"unbalanced garbage does not swallow the next line", []string{`{"a":]]]}`, "\n" + job + "\n"}, []string{`{"a":]]]}`, job}},
+		// getwork over HTTP: bodies have no newline.
+		{"HTTP body split after inner brace", []string{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 89\r\n\r\n" + login[:len(login)-1], login[len(login)-1:]}, []string{login}},
+		{"HTTP bodies byte by byte", splitEvery("POST / HTTP/1.1\r\nContent-Length: 89\r\n\r\n"+login+"POST / HTTP/1.1\r\nContent-Length: 89\r\n\r\n"+job, 1), []string{login, job}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d direction
+			var r recorder
+			for _, ch := range c.chunks {
+				d.feed([]byte(ch), &r)
+			}
+			if fmt.Sprint(r.msgs) != fmt.Sprint(c.want) {
+				t.Errorf("messages\n%q\nwant\n%q", r.msgs, c.want)
+			}
+		})
+	}
+}
+
+func splitEvery(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return append(out, s)
+}
+
+// FuzzMessageSplit: a stream of JSON-RPC lines yields the same messages
+// however TCP cut it into segments (the fuzzer chooses the lines and the
+// cuts); lines that are not one JSON object are left out of the stream.
+func FuzzMessageSplit(f *testing.F) {
+	f.Add([]byte(`{"id":1,"method":"login","params":{"login":"w","agent":"a"}}`+"\n"+`{"method":"job","params":{"s":"}\"{"}}`), []byte{60, 1, 1, 2})
+	f.Add([]byte(`{"a":[{"b":{}}]}`+"\n"+`  {"c":"\\"}  `), []byte{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		var lines []string
+		var stream []byte
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			tl := bytes.Trim(l, " \t\r\n") // JSON white space
+			if len(tl) == 0 || tl[0] != '{' || !json.Valid(tl) {
+				continue
+			}
+			lines = append(lines, string(tl))
+			stream = append(append(stream, l...), '\n')
+		}
+		if len(lines) == 0 {
+			return
+		}
+		var d direction
+		var r recorder
+		rest := stream
+		for _, c := range cuts {
+			n := min(int(c)+1, len(rest))
+			d.feed(rest[:n], &r)
+			rest = rest[n:]
+		}
+		d.feed(rest, &r)
+		if fmt.Sprint(r.msgs) != fmt.Sprint(lines) {
+			t.Fatalf("cuts %v: messages\n%q\nwant\n%q", cuts, r.msgs, lines)
+		}
+	})
 }
