@@ -36,6 +36,7 @@ type direction struct {
 	jStr, jEsc bool
 	jSeen      int
 	jEnd       int
+	noNL       int // HTTP: buf[:noNL] holds no newline (searched already)
 
 	// Framing learned from the first bytes.
 	http, websocket, masked bool
@@ -195,9 +196,9 @@ func (d *direction) clearLine() {
 	d.rescan()
 }
 
-// rescan forgets the scan of buf, whose start has moved.
+// rescan forgets the scans of buf, whose start has moved.
 func (d *direction) rescan() {
-	d.jDepth, d.jStr, d.jEsc, d.jSeen, d.jEnd = 0, false, false, 0, 0
+	d.jDepth, d.jStr, d.jEsc, d.jSeen, d.jEnd, d.noNL = 0, false, false, 0, 0, 0
 }
 
 // sink takes complete messages (a Session).
@@ -350,7 +351,11 @@ func line(l []byte, s sink) {
 // lines of JSON.
 func (d *direction) httpMessages(s sink) {
 	for {
-		if i := bytes.Index(d.buf, []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
+		// Searches start where the last one stopped: a long line arriving
+		// in many segments is read once, not once per segment. "\r\n\r\n"
+		// cannot start before the last byte known to precede a newline.
+		if i := bytes.Index(d.buf[max(d.noNL-1, 0):], []byte("\r\n\r\n")); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(d.buf), []byte("{")) {
+			i += max(d.noNL-1, 0)
 			d.noteHeaders(d.buf[:i])
 			d.buf = d.buf[i+4:]
 			d.rescan()
@@ -366,10 +371,12 @@ func (d *direction) httpMessages(s sink) {
 			}
 			continue
 		}
-		i := bytes.IndexByte(d.buf, '\n')
+		i := bytes.IndexByte(d.buf[d.noNL:], '\n')
 		if i < 0 {
+			d.noNL = len(d.buf)
 			break
 		}
+		i += d.noNL
 		line(d.buf[:i], s)
 		d.buf = d.buf[i+1:]
 		d.rescan()

@@ -293,3 +293,37 @@ func FuzzMessageSplit(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHTTPLongLines: a chunked HTTP download of 10 MiB with no
+// newline in it (base64), in 1448-byte segments. Each segment must cost
+// its own bytes, not a rescan of everything buffered so far.
+func BenchmarkHTTPLongLines(b *testing.B) {
+	body := bytes.Repeat([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="), 10<<20/36)
+	stream := append([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n"), body...)
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		var d direction
+		var r recorder
+		for rest := stream; len(rest) > 0; {
+			n := min(1448, len(rest))
+			d.feed(rest[:n], &r)
+			rest = rest[n:]
+		}
+	}
+}
+
+// BenchmarkJSONLongLine: the same for a JSON line (starting with '{') that
+// never ends, cut into 1448-byte segments: its brace scan is incremental.
+func BenchmarkJSONLongLine(b *testing.B) {
+	stream := append([]byte(`{"method":"x","params":["`), bytes.Repeat([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="), 10<<20/36)...)
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		var d direction
+		var r recorder
+		for rest := stream; len(rest) > 0; {
+			n := min(1448, len(rest))
+			d.feed(rest[:n], &r)
+			rest = rest[n:]
+		}
+	}
+}
