@@ -126,9 +126,11 @@ func writeNetReport(cmd *cobra.Command, fs []findings.Finding, db *intel.DB, sta
 		}
 	}
 	if len(o.trace.leases)+len(o.trace.inventory)+len(o.trace.nat) > 0 {
-		if err := traceOwners(fs, o.trace); err != nil {
+		tw, err := traceOwners(fs, o.trace)
+		if err != nil {
 			return err
 		}
+		warnings = append(warnings, tw...)
 	}
 	rep := &findings.Report{
 		Tool: version.Tool, Version: version.Version, Schema: findings.SchemaVersion,
@@ -208,7 +210,7 @@ func markForeign(fs []findings.Finding, dbPath, home string) error {
 
 // traceOwners adds the machine and the people behind each finding's
 // source address, at the time it was seen.
-func traceOwners(fs []findings.Finding, files traceFiles) error {
+func traceOwners(fs []findings.Finding, files traceFiles) (warnings []string, err error) {
 	var tr trace.Tracer
 	natLog := func(r io.Reader, name string) error {
 		_, err := tr.AddNATLog(r, name, time.Now().Year())
@@ -221,12 +223,12 @@ func traceOwners(fs []findings.Finding, files traceFiles) error {
 		for _, name := range set.names {
 			f, err := os.Open(name)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			err = set.add(f, name)
 			f.Close()
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -281,7 +283,7 @@ func traceOwners(fs []findings.Finding, files traceFiles) error {
 			fs[i].Title += "]"
 		}
 	}
-	return nil
+	return tr.Warnings, nil
 }
 
 func parseWorkHours(hours, tz string, weekends bool) (netsense.WorkHours, error) {

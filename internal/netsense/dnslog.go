@@ -1,7 +1,6 @@
 package netsense
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/lines"
 )
 
 // Query-log line formats other than dnsmasq (which has a hand-written
@@ -43,14 +44,15 @@ var winLabel = regexp.MustCompile(`\((\d+)\)`)
 // allocating (mayFlag); only the rare lines that name a mining domain
 // or keyword take the general path. Memory does not grow with the log.
 func (a *Analyzer) ReadDNSLog(ctx context.Context, r io.Reader, name string) (matched, skipped int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 256<<10), 1<<20)
+	lr := lines.NewReader(r, maxLogLine)
+	// Lines too long for any format are skipped and named; the log goes on.
+	defer func() { a.Errors = append(a.Errors, lr.Warnings(name)...); skipped += lr.LongCount }()
 	var zeekFields map[string]int
-	for n := 0; sc.Scan(); n++ {
+	for n := 0; lr.Next(); n++ {
 		if n&4095 == 0 && ctx.Err() != nil {
 			return matched, skipped, ctx.Err()
 		}
-		line := sc.Bytes()
+		line := lr.Bytes()
 		if bytes.HasPrefix(line, []byte("#fields")) {
 			zeekFields = map[string]int{}
 			for i, f := range strings.Split(string(line), "\t")[1:] {
@@ -92,11 +94,14 @@ func (a *Analyzer) ReadDNSLog(ctx context.Context, r io.Reader, name string) (ma
 		matched++
 		a.dnsQuery(src.Unmap(), netip.Addr{}, query, ts)
 	}
-	if err := sc.Err(); err != nil {
-		return matched, skipped, fmt.Errorf("%s: %w", name, err)
+	if err := lr.Err(); err != nil {
+		return matched, skipped, fmt.Errorf("%s: offset %d: %w", name, lr.Offset(), err)
 	}
 	return matched, skipped, nil
 }
+
+// maxLogLine bounds a resolver log line; no query line comes near it.
+const maxLogLine = 1 << 20
 
 // mayFlag reports whether dnsQuery could report the name; false only when
 // it certainly would not. Names of ASCII letters, digits, '-', '_' and

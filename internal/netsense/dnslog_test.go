@@ -43,6 +43,33 @@ func TestDNSLogFormats(t *testing.T) {
 	}
 }
 
+// TestDNSLogCorruptRegion: a log with a region of NUL bytes and no
+// newline (what a crash leaves in a syslog file), or any line longer than
+// a megabyte, loses that line only: the queries before and after it are
+// found, and the warning names the file, line and offset.
+func TestDNSLogCorruptRegion(t *testing.T) {
+	before := "Dec  1 03:00:00 dnsmasq[12]: query[A] pool.supportxmr.com from 10.0.0.5\n"
+	after := "Dec  1 03:00:01 dnsmasq[12]: query[A] xmr.2miners.com from 10.0.0.6\n"
+	for _, junk := range []string{strings.Repeat("\x00", 2<<20), strings.Repeat("A", maxLogLine+1)} {
+		a := NewAnalyzer(intel.MustLoad())
+		matched, skipped, err := a.ReadDNSLog(context.Background(), strings.NewReader(before+junk+"\n"+after), "/var/log/dnsmasq.log")
+		if err != nil || matched != 2 || skipped != 1 {
+			t.Fatalf("matched %d skipped %d err %v", matched, skipped, err)
+		}
+		clients := map[string]bool{}
+		for _, f := range a.Findings() {
+			clients[f.Evidence.SrcIP] = true
+		}
+		if !clients["10.0.0.5"] || !clients["10.0.0.6"] {
+			t.Errorf("clients %v, want both sides of the junk", clients)
+		}
+		want := fmt.Sprintf("/var/log/dnsmasq.log: line 2 (offset %d): %d bytes, longer than %d: skipped", len(before), len(junk)+1, maxLogLine)
+		if len(a.Errors) != 1 || a.Errors[0] != want {
+			t.Errorf("warnings %q, want %q", a.Errors, want)
+		}
+	}
+}
+
 func FuzzDNSLogLine(f *testing.F) {
 	f.Add("dnsmasq[1]: query[A] a.example from 1.2.3.4")
 	f.Add(`{"event_type":"dns","dns":{"queries":[{}]}}`)

@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/lines"
 )
 
 // Translation is one source-NAT mapping: an inside address and port seen
@@ -27,7 +28,7 @@ type Translation struct {
 // logged lifetime (clocks of the sensor and the NAT box differ).
 const natSlack = 2 * time.Minute
 
-// maxNATLine bounds one log line; longer ones are skipped.
+// maxNATLine bounds one log line; longer ones are skipped (Warnings).
 const maxNATLine = 64 << 10
 
 // AddNATLog reads translations from a NAT or firewall log: Linux
@@ -36,14 +37,11 @@ const maxNATLine = 64 << 10
 // traffic logs (srcip/transip/transport). Lines of other kinds are
 // skipped; skipped says how many.
 func (t *Tracer) AddNATLog(r io.Reader, name string, year int) (skipped int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxNATLine)
+	lr := lines.NewReader(r, maxNATLine)
 	open := map[string]int{} // key -> index in t.nat of an open translation
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		src := fmt.Sprintf("%s:%d", name, n)
+	for lr.Next() {
+		line := string(lr.Bytes())
+		src := fmt.Sprintf("%s:%d", name, lr.Line())
 		switch {
 		case strings.Contains(line, "src=") && strings.Contains(line, "sport="):
 			if !t.conntrackLine(line, src, open) {
@@ -61,8 +59,10 @@ func (t *Tracer) AddNATLog(r io.Reader, name string, year int) (skipped int, err
 			skipped++
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return skipped, fmt.Errorf("%s: line %d: %w", name, n+1, err)
+	skipped += lr.LongCount
+	t.Warnings = append(t.Warnings, lr.Warnings(name)...)
+	if err := lr.Err(); err != nil {
+		return skipped, fmt.Errorf("%s: line %d: %w", name, lr.Line()+1, err)
 	}
 	sort.SliceStable(t.nat, func(i, j int) bool { return t.nat[i].Start.Before(t.nat[j].Start) })
 	return skipped, nil

@@ -56,6 +56,13 @@ func TestNATLogs(t *testing.T) {
 			outside: ap("203.0.113.20:12345"), remote: ap("198.51.100.8:3333"), wantFound: false,
 		},
 		{
+			name: "a line too long is skipped, the log goes on",
+			log: strings.Repeat("\x00", maxNATLine+10) + "\n" +
+				`date=2026-11-30 time=10:05:00 srcip=10.9.8.7 srcport=52000 dstip=198.51.100.7 dstport=3333 proto=6 transip=203.0.113.20 transport=12345 duration=300` + "\n",
+			outside: ap("203.0.113.20:12345"), at: time.Date(2026, 11, 30, 10, 2, 0, 0, time.UTC),
+			wantInside: ap("10.9.8.7:52000"), wantFound: true, wantSkipped: 1,
+		},
+		{
 			name:    "other lines skipped, hostile ones too",
 			log:     "kernel: something\n%ASA-6-305011: Built dynamic TCP translation from inside:999.1.1.1/1 to outside:1.2.3.4/5\nsrc=1 sport=2\n",
 			outside: ap("1.2.3.4:5"), wantFound: false, wantSkipped: 3,
@@ -70,6 +77,10 @@ func TestNATLogs(t *testing.T) {
 			}
 			if skipped != tc.wantSkipped {
 				t.Errorf("skipped %d, want %d", skipped, tc.wantSkipped)
+			}
+			if long := strings.Count(tc.log, strings.Repeat("\x00", maxNATLine)); len(tr.Warnings) != long ||
+				long > 0 && !strings.HasPrefix(tr.Warnings[0], "nat.log: line 1 (offset 0): ") {
+				t.Errorf("warnings %q", tr.Warnings)
 			}
 			got, ok := tr.Untranslate(tc.outside, tc.remote, tc.at)
 			if ok != tc.wantFound || ok && got.Inside != tc.wantInside {

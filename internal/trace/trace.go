@@ -47,13 +47,25 @@ type Tracer struct {
 	leases []Lease
 	assets []Asset
 	nat    []Translation
+
+	// Warnings name the lines of the files read that were skipped for
+	// their length; reading went on past them.
+	Warnings []string
 }
+
+// maxLeaseFile bounds a lease file: a campus dhcpd.leases of 100,000
+// leases between rewrites is about 40 MiB.
+const maxLeaseFile = 256 << 20
 
 // AddLeases reads a lease file in any supported format.
 func (t *Tracer) AddLeases(r io.Reader, name string) error {
-	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(r, maxLeaseFile+1))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	if len(b) > maxLeaseFile {
+		// Cutting it would lose the newest leases, which are at the end.
+		return fmt.Errorf("%s: larger than %d MiB; give the current lease file (dhcpd rewrites it hourly) or split it", name, maxLeaseFile>>20)
 	}
 	text := string(b)
 	var ls []Lease

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/lines"
 )
 
 // fileMagic starts a file of datagrams written by the collector
@@ -192,14 +194,14 @@ const maxLine = 1 << 20
 
 func readLines(ctx context.Context, br *bufio.Reader, name string, emit func(Record)) (FileStats, error) {
 	st := FileStats{}
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	lr := lines.NewReader(br, maxLine)
 	var z *zeekHeader
-	for n := 1; sc.Scan(); n++ {
+	for lr.Next() {
+		n := lr.Line()
 		if n&4095 == 0 && ctx.Err() != nil {
 			return st, ctx.Err()
 		}
-		line := sc.Bytes()
+		line := lr.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -242,8 +244,14 @@ func readLines(ctx context.Context, br *bufio.Reader, name string, emit func(Rec
 		rec.Exporter, rec.Oriented = name, kind != "eve-netflow"
 		emit(rec)
 	}
-	if err := sc.Err(); err != nil {
-		return st, fmt.Errorf("%s: line %d: %w", name, st.Lines+1, err)
+	// A line too long for any record is skipped and named, not fatal.
+	st.Skipped += lr.LongCount
+	st.Lines += lr.LongCount
+	for _, w := range lr.Warnings(name) {
+		st.addErr("%s", w)
+	}
+	if err := lr.Err(); err != nil {
+		return st, fmt.Errorf("%s: line %d: %w", name, lr.Line()+1, err)
 	}
 	return st, nil
 }

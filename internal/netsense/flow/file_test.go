@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -54,6 +55,27 @@ func TestReadFileFormats(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadFileLongLine: a line longer than any record (a corrupt region
+// of a log) costs that line only; records on both sides are read and the
+// warning names the file, line and offset.
+func TestReadFileLongLine(t *testing.T) {
+	conn, err := os.ReadFile(filepath.Join("testdata", "zeek", "conn.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := bytes.Cut(conn, []byte("\n"))
+	data := cat(first, []byte("\n"), bytes.Repeat([]byte{0}, 2*maxLine), []byte("\n"), rest)
+	var recs []Record
+	st, err := ReadFile(context.Background(), bytes.NewReader(data), "conn.json", NewDecoder(Limits{}), func(r Record) { recs = append(recs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("conn.json: line 2 (offset %d): %d bytes, longer than %d: skipped", len(first)+1, 2*maxLine+1, maxLine)
+	if len(recs) != 71 || st.Skipped != 1 || len(st.Errors) != 1 || st.Errors[0] != want {
+		t.Errorf("records %d (want 71) skipped %d errors %q, want %q", len(recs), st.Skipped, st.Errors, want)
 	}
 }
 
