@@ -107,6 +107,7 @@ func ParseUtmp(b []byte) ([]UtmpRecord, error) {
 const (
 	maxUtmpBytes    = 32 << 20
 	maxAuthLogBytes = 16 << 20
+	maxAuthLogGz    = 64 << 20 // compressed bytes read of a rotated log
 	maxAuthLogFiles = 12
 	lastlogSize     = 292
 )
@@ -277,41 +278,84 @@ func authLogFiles(env *Env, base string) []string {
 	return append(out, base)
 }
 
-// readAuthLog reads a plain (tail) or gzip (head) log, bounded.
-func readAuthLog(env *Env, name string) (string, time.Time, error) {
+// readAuthLog reads the newest maxAuthLogBytes of a plain or gzipped log
+// (whole lines). partial says what was left out, for a warning: the
+// newest events matter most, and a regulator's record must say when older
+// ones were not read.
+func readAuthLog(env *Env, name string) (text string, mtime time.Time, partial error, err error) {
 	f, err := env.Host.FS().Open(name) // RootFS refuses FIFOs and devices
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, nil, err
 	}
 	if strings.HasSuffix(name, ".gz") {
-		zr, err := gzip.NewReader(io.LimitReader(f, maxAuthLogBytes*4))
+		zr, err := gzip.NewReader(io.LimitReader(f, maxAuthLogGz))
 		if err != nil {
-			return "", st.ModTime(), fmt.Errorf("%s: %w", name, err)
+			return "", st.ModTime(), nil, fmt.Errorf("%s: %w", name, err)
 		}
-		b, err := io.ReadAll(io.LimitReader(zr, maxAuthLogBytes))
+		b, total, err := tail(zr, maxAuthLogBytes)
 		if err != nil && len(b) == 0 {
-			return "", st.ModTime(), fmt.Errorf("%s: %w", name, err)
+			return "", st.ModTime(), nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return string(b), st.ModTime(), nil
+		switch {
+		case st.Size() > maxAuthLogGz:
+			partial = fmt.Errorf("%s: only the first %d MiB of %d MiB compressed read", name, maxAuthLogGz>>20, st.Size()>>20)
+		case err != nil:
+			partial = fmt.Errorf("%s: read up to a damaged part (%v)", name, err)
+		case total > int64(len(b)):
+			partial = fmt.Errorf("%s: only the last %d MiB of %d MiB read", name, maxAuthLogBytes>>20, total>>20)
+		}
+		return string(b), st.ModTime(), partial, nil
 	}
 	start := max(0, st.Size()-maxAuthLogBytes)
 	b := make([]byte, st.Size()-start)
 	n, err := f.ReadAt(b, start)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", st.ModTime(), fmt.Errorf("%s: %w", name, err)
+		return "", st.ModTime(), nil, fmt.Errorf("%s: %w", name, err)
 	}
 	b = b[:n]
 	if start > 0 {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
 		}
+		partial = fmt.Errorf("%s: only the last %d MiB of %d MiB read", name, maxAuthLogBytes>>20, st.Size()>>20)
 	}
-	return string(b), st.ModTime(), nil
+	return string(b), st.ModTime(), partial, nil
+}
+
+// tail reads r to its end keeping the last max bytes from a line start;
+// total is how many bytes r had. A read error ends it with what was read.
+func tail(r io.Reader, max int64) (b []byte, total int64, err error) {
+	buf := make([]byte, 0, min(max, 1<<20))
+	chunk := make([]byte, 256<<10)
+	for {
+		n, rerr := r.Read(chunk)
+		total += int64(n)
+		buf = append(buf, chunk[:n]...)
+		if int64(len(buf)) > 2*max {
+			buf = append(buf[:0], buf[int64(len(buf))-max:]...)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if int64(len(buf)) > max {
+		buf = buf[int64(len(buf))-max:]
+	}
+	if total > int64(len(buf)) {
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			buf = buf[i+1:] // the first line is cut
+		}
+	}
+	return buf, total, err
 }
 
 // loginEvent is a success or failure from any source, in order.
@@ -353,12 +397,15 @@ func checkLogins(_ context.Context, env *Env) ([]findings.Finding, error) {
 	seq := 0
 	for _, base := range authLogBase {
 		for _, name := range authLogFiles(env, base) {
-			text, mtime, err := readAuthLog(env, name)
+			text, mtime, partial, err := readAuthLog(env, name)
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					warns = append(warns, err)
 				}
 				continue
+			}
+			if partial != nil {
+				warns = append(warns, partial)
 			}
 			ref := mtime
 			if ref.IsZero() || ref.After(env.Now) {

@@ -326,3 +326,76 @@ func TestAccountChecksNormalDebian(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAuthLogBounds: a log larger than the bound is read from its
+// newest end, in whole lines, for plain and rotated gzip files alike, and
+// what was left out is said; a damaged gzip yields what came before the
+// damage, also said.
+func TestReadAuthLogBounds(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var/log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var big strings.Builder
+	for i := 0; big.Len() <= maxAuthLogBytes+(2<<20); i++ {
+		fmt.Fprintf(&big, "Nov 20 10:00:00 h sshd[1]: Failed password for root from 203.0.113.5 port %d ssh2\n", i)
+	}
+	last := "Nov 20 11:00:00 h sshd[2]: Accepted password for root from 203.0.113.5 port 1 ssh2\n"
+	big.WriteString(last)
+	gz := func(s string) string {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.String()
+	}
+	small := "Nov 20 10:00:00 h sshd[1]: Accepted password for alice from 192.0.2.10 port 2 ssh2\n"
+	smallGz := gz(small)
+	files := map[string]string{
+		"auth.log":      big.String(),
+		"auth.log.1":    small,
+		"auth.log.2.gz": gz(big.String()),
+		"auth.log.3.gz": smallGz,
+		"auth.log.4.gz": smallGz[:len(smallGz)-12], // cut inside the trailer
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, "var/log", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := offlineEnv(t, root, time.Now())
+	cases := []struct {
+		name, partial string
+		whole         bool // the whole content came back
+	}{
+		{"auth.log", "only the last 16 MiB of 18 MiB read", false},
+		{"auth.log.1", "", true},
+		{"auth.log.2.gz", "only the last 16 MiB of 18 MiB read", false},
+		{"auth.log.3.gz", "", true},
+		{"auth.log.4.gz", "read up to a damaged part", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text, _, partial, err := readAuthLog(env, "/var/log/"+c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (partial == nil) != (c.partial == "") || partial != nil && !strings.Contains(partial.Error(), c.partial) || partial != nil && !strings.Contains(partial.Error(), c.name) {
+				t.Errorf("partial %v, want %q", partial, c.partial)
+			}
+			orig := files[c.name]
+			if strings.HasSuffix(c.name, ".gz") {
+				orig = map[bool]string{true: small, false: big.String()}[len(orig) < 1000]
+			}
+			if c.whole {
+				if text != orig {
+					t.Errorf("text %q, want the whole log", text)
+				}
+				return
+			}
+			if len(text) > maxAuthLogBytes || !strings.HasSuffix(text, last) || !strings.HasSuffix(orig, text) || !strings.HasPrefix(text, "Nov 20 10:00:00 ") {
+				t.Errorf("text of %d bytes: not the newest whole lines (ends %q, starts %q)", len(text), text[max(0, len(text)-40):], text[:min(40, len(text))])
+			}
+		})
+	}
+}
