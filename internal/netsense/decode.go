@@ -24,8 +24,21 @@ type frame struct {
 
 // decodeFrame reads the link, IP and TCP/UDP headers of data. Link types
 // it does not know by heart go through gopacket (see decodeSlow); every
-// length is checked, the bytes come off the wire.
+// length is checked, the bytes come off the wire. Traffic inside the
+// tunnels a sensor is commonly fed by or sits behind (PPPoE, MPLS, GRE,
+// ERSPAN, VXLAN) is read as the inner packet: that is where the mining
+// host and its pool are.
 func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
+	return decodeLink(data, link, p, 0)
+}
+
+// maxEncap bounds tunnels within tunnels: a hostile frame could nest them
+// without end.
+const maxEncap = 4
+
+// decodeLink reads a frame of the given link type; depth counts the
+// tunnels it came out of.
+func decodeLink(data []byte, link layers.LinkType, p *frame, depth int) bool {
 	*p = frame{}
 	var etype uint16
 	switch link {
@@ -74,6 +87,56 @@ func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
 		}
 	default:
 		return decodeSlow(data, link, p)
+	}
+	return decodeNet(etype, data, p, depth)
+}
+
+// decodeNet reads the network layer named by etype (an Ethertype).
+func decodeNet(etype uint16, data []byte, p *frame, depth int) bool {
+	switch etype {
+	case 0x8864: // PPPoE session: its header, then PPP's protocol field
+		if len(data) < 8 || data[0] != 0x11 || data[1] != 0 {
+			return false
+		}
+		if n := int(binary.BigEndian.Uint16(data[4:])); n >= 2 && 6+n < len(data) {
+			data = data[:6+n]
+		}
+		// PPP's protocol field is one byte when compressed (an odd first byte).
+		pppProto, n := binary.BigEndian.Uint16(data[6:]), 8
+		if data[6]&1 != 0 {
+			pppProto, n = uint16(data[6]), 7
+		}
+		switch pppProto {
+		case 0x0021:
+			etype = 0x0800
+		case 0x0057:
+			etype = 0x86dd
+		default:
+			return false // LCP, authentication: no IP
+		}
+		data = data[n:]
+	case 0x8847, 0x8848: // MPLS: labels down to the bottom of the stack
+		for i := 0; ; i++ {
+			if len(data) < 4 || i == 16 {
+				return false
+			}
+			bottom := data[2]&1 != 0
+			data = data[4:]
+			if bottom {
+				break
+			}
+		}
+		if len(data) == 0 {
+			return false
+		}
+		switch data[0] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		default:
+			return false // a pseudowire (Ethernet over MPLS) is not read
+		}
 	}
 	var proto uint8
 	switch etype {
@@ -165,13 +228,90 @@ func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
 			data = data[:l]
 		}
 		p.payload = data[8:]
+		// VXLAN (IANA port 4789, the I flag set): an Ethernet frame inside.
+		if p.dport == 4789 && len(p.payload) >= 8 && p.payload[0]&0x08 != 0 && depth < maxEncap {
+			var inner frame
+			if decodeLink(p.payload[8:], layers.LinkTypeEthernet, &inner, depth+1) {
+				*p = inner
+			}
+		}
+	case 47:
+		// GRE: a tunnel, a VPN, or mirrored traffic (ERSPAN). What it
+		// carries is read; a payload it cannot read leaves the outer packet.
+		if depth < maxEncap {
+			var inner frame
+			if decodeGRE(data, &inner, depth+1) {
+				*p = inner
+			}
+		}
 	}
 	return true
+}
+
+// decodeGRE reads a GRE packet (RFC 2784/2890, version 0) and what it
+// carries: IP, Ethernet (gretap), or ERSPAN types I, II and III.
+func decodeGRE(data []byte, p *frame, depth int) bool {
+	if len(data) < 4 {
+		return false
+	}
+	flags := binary.BigEndian.Uint16(data)
+	if flags&0x7 != 0 {
+		return false // version 1 (PPTP's enhanced GRE) is not read
+	}
+	n := 4
+	for _, bit := range []uint16{0x8000, 0x2000, 0x1000} { // checksum, key, sequence number
+		if flags&bit != 0 {
+			n += 4
+		}
+	}
+	if len(data) < n {
+		return false
+	}
+	proto := binary.BigEndian.Uint16(data[2:])
+	data = data[n:]
+	switch proto {
+	case 0x0800, 0x86dd:
+		*p = frame{}
+		return decodeNet(proto, data, p, depth)
+	case 0x6558: // transparent Ethernet bridging
+		return decodeLink(data, layers.LinkTypeEthernet, p, depth)
+	case 0x88be: // ERSPAN: type II has a sequence number and an 8-byte header, type I neither
+		if flags&0x1000 != 0 {
+			if len(data) < 8 {
+				return false
+			}
+			data = data[8:]
+		}
+		return decodeLink(data, layers.LinkTypeEthernet, p, depth)
+	case 0x22eb: // ERSPAN type III: 12-byte header, 8 more with the platform subheader (O)
+		if len(data) < 12 {
+			return false
+		}
+		frameType, sub := data[10]>>2&0x1f, data[11]&1 != 0
+		data = data[12:]
+		if sub {
+			if len(data) < 8 {
+				return false
+			}
+			data = data[8:]
+		}
+		switch frameType {
+		case 0:
+			return decodeLink(data, layers.LinkTypeEthernet, p, depth)
+		case 2:
+			return decodeLink(data, layers.LinkTypeRaw, p, depth)
+		}
+	}
+	return false
 }
 
 // decodeSlow handles the link types decodeFrame does not know (PPP, Wi-Fi
 // with radiotap, ...) with gopacket's decoders.
 func decodeSlow(data []byte, link layers.LinkType, p *frame) bool {
+	// Capacity cut to the length: some of gopacket's decoders slice by a
+	// length field up to the capacity (PPPoE), which with a reused record
+	// buffer would read the bytes of an earlier packet.
+	data = data[:len(data):len(data)]
 	pkt := gopacket.NewPacket(data, link, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
 	switch ip := pkt.NetworkLayer().(type) {
 	case *layers.IPv4:
