@@ -29,24 +29,32 @@ type Capture struct {
 const captureSnap = 256 << 10
 
 // ethFilter is the kernel filter for Ethernet-framed interfaces: IPv4 and
-// IPv6 TCP and UDP (mining sessions and DNS), and VLAN-tagged frames for
-// the decoder; ARP, LLDP, STP and the rest never leave the kernel.
+// IPv6 TCP and UDP (mining sessions, DNS, VXLAN), GRE (tunnels, ERSPAN
+// mirrors), and VLAN-tagged, PPPoE-session and MPLS frames for the
+// decoder; ARP, LLDP, STP and the rest never leave the kernel.
 func ethFilter() ([]bpf.RawInstruction, error) {
 	const accept, drop = captureSnap, 0
 	return bpf.Assemble([]bpf.Instruction{
 		bpf.LoadAbsolute{Off: 12, Size: 2},                                  // 0: ethertype
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 3},           // 1: IPv4 -> 5
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x86dd, SkipTrue: 5},           // 2: IPv6 -> 8
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8100, SkipTrue: 7},           // 3: VLAN -> 11 accept
-		bpf.RetConstant{Val: drop},                                          // 4
-		bpf.LoadAbsolute{Off: 23, Size: 1},                                  // 5: IPv4 protocol
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 4},                // 6: TCP -> 11
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17, SkipTrue: 3, SkipFalse: 4}, // 7: UDP -> 11, else 12
-		bpf.LoadAbsolute{Off: 20, Size: 1},                                  // 8: IPv6 next header
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 1},                // 9: TCP -> 11
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17, SkipFalse: 1},              // 10: UDP -> 11, else 12
-		bpf.RetConstant{Val: accept},                                        // 11
-		bpf.RetConstant{Val: drop},                                          // 12
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 8},           // 1: IPv4 -> 10
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x86dd, SkipTrue: 11},          // 2: IPv6 -> 14
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8100, SkipTrue: 14},          // 3: VLAN -> 18 accept
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x88a8, SkipTrue: 13},          // 4: QinQ -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x9100, SkipTrue: 12},          // 5: QinQ (old) -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8864, SkipTrue: 11},          // 6: PPPoE session -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8847, SkipTrue: 10},          // 7: MPLS -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8848, SkipTrue: 9},           // 8: MPLS multicast -> 18
+		bpf.RetConstant{Val: drop},                                          // 9
+		bpf.LoadAbsolute{Off: 23, Size: 1},                                  // 10: IPv4 protocol
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 6},                // 11: TCP -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17, SkipTrue: 5},               // 12: UDP -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 47, SkipTrue: 4, SkipFalse: 5}, // 13: GRE -> 18, else 19
+		bpf.LoadAbsolute{Off: 20, Size: 1},                                  // 14: IPv6 next header
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 2},                // 15: TCP -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17, SkipTrue: 1},               // 16: UDP -> 18
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 47, SkipFalse: 1},              // 17: GRE -> 18, else 19
+		bpf.RetConstant{Val: accept},                                        // 18
+		bpf.RetConstant{Val: drop},                                          // 19
 	})
 }
 
