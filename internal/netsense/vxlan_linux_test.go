@@ -1,0 +1,79 @@
+package netsense_test
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/minerguard/minerguard/internal/findings"
+	"github.com/minerguard/minerguard/internal/netsense"
+	"github.com/minerguard/minerguard/internal/testkit/fakepool"
+	"github.com/minerguard/minerguard/internal/testkit/netns"
+)
+
+// TestMiningInsideVXLAN: the fake miner reaches its pool through a VXLAN
+// overlay (the kernel's own vxlan devices, over a veth between two
+// namespaces), and Debian's tcpdump captures only the underlay, as a
+// data-centre sensor on the physical network would. `net pcap` reads the
+// session inside the encapsulation and names the overlay addresses.
+func TestMiningInsideVXLAN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	host, peer := netns.New(t, "vxa"), netns.New(t, "vxb")
+	netns.Veth(t, host, "u0", peer, "u1")
+	host.IP(t, "addr", "add", "10.215.0.1/24", "dev", "u0")
+	peer.IP(t, "addr", "add", "10.215.0.2/24", "dev", "u1")
+	for _, side := range []struct {
+		ns            *netns.NS
+		dev, local    string
+		remote, inner string
+	}{{host, "u0", "10.215.0.1", "10.215.0.2", "10.216.0.1/24"}, {peer, "u1", "10.215.0.2", "10.215.0.1", "10.216.0.2/24"}} {
+		if out, err := side.ns.Exec(context.Background(), "ip", "link", "add", "vx42", "type", "vxlan", "id", "42", "local", side.local,
+			"remote", side.remote, "dstport", "4789", "dev", side.dev).CombinedOutput(); err != nil {
+			t.Skipf("no VXLAN in this kernel: %v: %s", err, out)
+		}
+		side.ns.IP(t, "addr", "add", side.inner, "dev", "vx42")
+		side.ns.IP(t, "link", "set", "vx42", "up")
+	}
+	host.WaitAddrs(t)
+	peer.WaitAddrs(t)
+	dir := t.TempDir()
+	bin, miner := buildTools(t, dir)
+
+	var pool *fakepool.Pool
+	if err := peer.Do(func() (err error) { pool, err = fakepool.Listen("10.216.0.2:3333"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	capture := filepath.Join(dir, "underlay.pcap")
+	stopDump := netns.Tcpdump(t, host, "u0", capture, "udp port 4789")
+	user := wallet + ".vxlan"
+	m := host.Exec(context.Background(), miner, "-o", "stratum+tcp://10.216.0.2:3333", "-u", user, "--proto", "xmr",
+		"--threads", "0", "--share-interval", "150ms", "--max-runtime", "1m")
+	if err := pool.MineUntil(m, user, 3, 20*time.Second); err != nil {
+		t.Fatalf("across the VXLAN overlay: %v", err)
+	}
+	stopDump()
+
+	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
+	var rep findings.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	var hit *findings.Evidence
+	for i, f := range rep.Findings {
+		if f.Rule == "net.stratum" {
+			hit = &rep.Findings[i].Evidence
+		}
+	}
+	if hit == nil {
+		t.Fatalf("no mining session found inside the VXLAN capture: %+v", rep.Findings)
+	}
+	if hit.SrcIP != "10.216.0.1" || hit.DstIP != "10.216.0.2" || hit.DstPort != 3333 || hit.Dialect != netsense.DialectXMR || hit.Worker != user {
+		t.Errorf("session %s -> %s:%d %s %s, want the overlay's 10.216.0.1 -> 10.216.0.2:3333 monero-xmrig %s", hit.SrcIP, hit.DstIP, hit.DstPort, hit.Dialect, hit.Worker, user)
+	}
+}
