@@ -57,15 +57,8 @@ func decodeLink(data []byte, link layers.LinkType, p *frame, depth int) bool {
 		}
 		etype, data = binary.BigEndian.Uint16(data[14:]), data[16:]
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14: // 12, 14: raw IP on some BSDs
-		if len(data) == 0 {
-			return false
-		}
-		switch data[0] >> 4 {
-		case 4:
-			etype = 0x0800
-		case 6:
-			etype = 0x86dd
-		default:
+		var ok bool
+		if etype, ok = ipEthertype(data); !ok {
 			return false
 		}
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
@@ -89,6 +82,19 @@ func decodeLink(data []byte, link layers.LinkType, p *frame, depth int) bool {
 		return decodeSlow(data, link, p)
 	}
 	return decodeNet(etype, data, p, depth)
+}
+
+// ipEthertype tells a bare IP packet's version by its first nibble.
+func ipEthertype(data []byte) (uint16, bool) {
+	if len(data) > 0 {
+		switch data[0] >> 4 {
+		case 4:
+			return 0x0800, true
+		case 6:
+			return 0x86dd, true
+		}
+	}
+	return 0, false
 }
 
 // decodeNet reads the network layer named by etype (an Ethertype).
@@ -126,15 +132,8 @@ func decodeNet(etype uint16, data []byte, p *frame, depth int) bool {
 				break
 			}
 		}
-		if len(data) == 0 {
-			return false
-		}
-		switch data[0] >> 4 {
-		case 4:
-			etype = 0x0800
-		case 6:
-			etype = 0x86dd
-		default:
+		var ok bool
+		if etype, ok = ipEthertype(data); !ok {
 			return false // a pseudowire (Ethernet over MPLS) is not read
 		}
 	}

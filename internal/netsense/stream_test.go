@@ -302,13 +302,7 @@ func BenchmarkHTTPLongLines(b *testing.B) {
 	stream := append([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n"), body...)
 	b.SetBytes(int64(len(stream)))
 	for b.Loop() {
-		var d direction
-		var r recorder
-		for rest := stream; len(rest) > 0; {
-			n := min(1448, len(rest))
-			d.feed(rest[:n], &r)
-			rest = rest[n:]
-		}
+		feedSegments(stream, 1448)
 	}
 }
 
@@ -318,12 +312,18 @@ func BenchmarkJSONLongLine(b *testing.B) {
 	stream := append([]byte(`{"method":"x","params":["`), bytes.Repeat([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="), 10<<20/36)...)
 	b.SetBytes(int64(len(stream)))
 	for b.Loop() {
-		var d direction
-		var r recorder
-		for rest := stream; len(rest) > 0; {
-			n := min(1448, len(rest))
-			d.feed(rest[:n], &r)
-			rest = rest[n:]
-		}
+		feedSegments(stream, 1448)
 	}
+}
+
+// feedSegments feeds stream to a fresh direction in segments of size bytes.
+func feedSegments(stream []byte, size int) []string {
+	var d direction
+	var r recorder
+	for rest := stream; len(rest) > 0; {
+		n := min(size, len(rest))
+		d.feed(rest[:n], &r)
+		rest = rest[n:]
+	}
+	return r.msgs
 }
