@@ -74,12 +74,7 @@ func ruleset(t *testing.T, ns *netns.NS) string {
 // open) and blocks the host's outbound mining port; `--rollback` makes
 // them reachable again and leaves the ruleset exactly as before.
 func TestHardenFirewallApplyRollback(t *testing.T) {
-	h, p := netns.New(t, "hard"), netns.New(t, "peer")
-	netns.Veth(t, h, "h0", p, "p0")
-	h.IP(t, "addr", "add", "10.203.0.1/24", "dev", "h0")
-	p.IP(t, "addr", "add", "10.203.0.2/24", "dev", "p0")
-	h.WaitAddrs(t)
-	p.WaitAddrs(t)
+	h, p := netns.Pair(t, netns.End{Prefix: "hard", If: "h0", Addr: "10.203.0.1/24"}, netns.End{Prefix: "peer", If: "p0", Addr: "10.203.0.2/24"})
 	for _, a := range []string{"10.203.0.1:445", "10.203.0.1:3333", "10.203.0.1:8080"} {
 		serve(t, h, a)
 	}

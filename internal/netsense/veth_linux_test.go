@@ -25,12 +25,7 @@ func TestDialectsAcrossVeth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	host, peer := netns.New(t, "miner"), netns.New(t, "pool")
-	netns.Veth(t, host, "m0", peer, "q0")
-	host.IP(t, "addr", "add", "10.212.0.2/24", "dev", "m0")
-	peer.IP(t, "addr", "add", "10.212.0.1/24", "dev", "q0")
-	host.WaitAddrs(t)
-	peer.WaitAddrs(t)
+	host, peer := netns.Pair(t, netns.End{Prefix: "miner", If: "m0", Addr: "10.212.0.2/24"}, netns.End{Prefix: "pool", If: "q0", Addr: "10.212.0.1/24"})
 	dir := t.TempDir()
 	bin, miner := buildTools(t, dir)
 

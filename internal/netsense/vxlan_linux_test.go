@@ -23,10 +23,7 @@ func TestMiningInsideVXLAN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	host, peer := netns.New(t, "vxa"), netns.New(t, "vxb")
-	netns.Veth(t, host, "u0", peer, "u1")
-	host.IP(t, "addr", "add", "10.215.0.1/24", "dev", "u0")
-	peer.IP(t, "addr", "add", "10.215.0.2/24", "dev", "u1")
+	host, peer := netns.Pair(t, netns.End{Prefix: "vxa", If: "u0", Addr: "10.215.0.1/24"}, netns.End{Prefix: "vxb", If: "u1", Addr: "10.215.0.2/24"})
 	for _, side := range []struct {
 		ns            *netns.NS
 		dev, local    string

@@ -93,6 +93,23 @@ func Veth(t testing.TB, a *NS, aIf string, b *NS, bIf string) {
 	b.IP(t, "link", "set", bIf, "up")
 }
 
+// End is one side of Pair: a namespace name prefix, its interface and
+// that interface's address (CIDR).
+type End struct{ Prefix, If, Addr string }
+
+// Pair makes two namespaces joined by a veth pair with an address on each
+// end, and returns once the addresses can be bound.
+func Pair(t testing.TB, a, b End) (*NS, *NS) {
+	t.Helper()
+	na, nb := New(t, a.Prefix), New(t, b.Prefix)
+	Veth(t, na, a.If, nb, b.If)
+	na.IP(t, "addr", "add", a.Addr, "dev", a.If)
+	nb.IP(t, "addr", "add", b.Addr, "dev", b.If)
+	na.WaitAddrs(t)
+	nb.WaitAddrs(t)
+	return na, nb
+}
+
 // Do runs fn on an OS thread switched into the namespace; sockets fn
 // creates stay in the namespace after it returns and may be used from any
 // goroutine.
