@@ -44,6 +44,7 @@ type direction struct {
 	opaque                  bool // TLS records: nothing to parse past the hello
 	bodyLen                 int  // Content-Length of the body about to start
 	skipBody                int  // bytes left of a body that is not JSON
+	jsonBody                int  // length of a JSON body being read (Content-Length)
 	sni                     string
 	ja3, ja3Full            string // the ClientHello's JA3 hash and string
 	ja4, ja4o               string // its JA4, sorted and in original order
@@ -351,6 +352,18 @@ func line(l []byte, s sink) {
 // lines of JSON.
 func (d *direction) httpMessages(s sink) {
 	for {
+		// A body of known length is one message, however it is cut and
+		// whatever follows it (the next response's headers, pipelined).
+		if d.jsonBody > 0 {
+			if len(d.buf) < d.jsonBody {
+				break
+			}
+			line(d.buf[:d.jsonBody], s)
+			d.buf = d.buf[d.jsonBody:]
+			d.jsonBody = 0
+			d.rescan()
+			continue
+		}
 		// Searches start where the last one stopped: a long line arriving
 		// in many segments is read once, not once per segment. "\r\n\r\n"
 		// cannot start before the last byte known to precede a newline.
@@ -381,7 +394,7 @@ func (d *direction) httpMessages(s sink) {
 		d.buf = d.buf[i+1:]
 		d.rescan()
 	}
-	if t := bytes.TrimSpace(d.buf); len(t) > 1 && t[0] == '{' {
+	if t := bytes.TrimSpace(d.buf); d.jsonBody == 0 && len(t) > 1 && t[0] == '{' {
 		if end := d.objectEnd(); end > 0 {
 			s.Feed(bytes.TrimSpace(d.buf[:end])) // a body without a newline
 			d.clearLine()
@@ -389,6 +402,10 @@ func (d *direction) httpMessages(s sink) {
 	}
 	if len(d.buf) > maxBuffer {
 		d.lost += len(d.buf)
+		if d.jsonBody > 0 {
+			// A body too large to hold: the rest of it is skipped.
+			d.skipBody, d.jsonBody = d.jsonBody-len(d.buf), 0
+		}
 		d.clearLine()
 		d.buf = nil
 	}
@@ -402,6 +419,7 @@ func (d *direction) httpMessages(s sink) {
 func (d *direction) startBody(first byte) {
 	switch first {
 	case '{', ' ', '\t', '\r', '\n':
+		d.jsonBody = d.bodyLen // read whole, by its length
 	default:
 		d.skipBody = d.bodyLen
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -234,7 +236,13 @@ func TestLineSplitAfterInnerBrace(t *testing.T) {
 		{"unbalanced garbage does not swallow the next line", []string{`{"a":]]]}`, "\n" + job + "\n"}, []string{`{"a":]]]}`, job}},
 		// getwork over HTTP: bodies have no newline.
 		{"HTTP body split after inner brace", []string{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 89\r\n\r\n" + login[:len(login)-1], login[len(login)-1:]}, []string{login}},
-		{"HTTP bodies byte by byte", splitEvery("POST / HTTP/1.1\r\nContent-Length: 89\r\n\r\n"+login+"POST / HTTP/1.1\r\nContent-Length: 89\r\n\r\n"+job, 1), []string{login, job}},
+		{"HTTP pipelined responses in one segment", []string{"HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(login)) + "\r\n\r\n" + login + "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(job)) + "\r\n\r\n" + job}, []string{login, job}},
+		{"HTTP body larger than the buffer, then a message", []string{"HTTP/1.1 200 OK\r\nContent-Length: 2097163\r\n\r\n", `{"blob":"` + strings.Repeat("0", 1<<20), strings.Repeat("0", 1<<20) + `"}`,
+			"HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(job)) + "\r\n\r\n" + job}, []string{job}},
+		// The first segment shows it is HTTP; the rest comes a byte at a time.
+		{"HTTP bodies byte by byte", append([]string{"POST / HTTP/1.1\r\nContent-Length: " + strconv.Itoa(len(login)) + "\r\n\r\n"},
+			splitEvery(login+"POST / HTTP/1.1\r\nContent-Length: "+strconv.Itoa(len(job))+"\r\n\r\n"+job, 1)...), []string{login, job}},
+		{"HTTP body without a length, byte by byte", append([]string{"POST / HTTP/1.1\r\n\r\n"}, splitEvery(login, 1)...), []string{login}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
