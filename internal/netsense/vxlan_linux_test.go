@@ -1,10 +1,15 @@
 package netsense_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,9 +21,11 @@ import (
 
 // TestMiningInsideVXLAN: the fake miner reaches its pool through a VXLAN
 // overlay (the kernel's own vxlan devices, over a veth between two
-// namespaces), and Debian's tcpdump captures only the underlay, as a
-// data-centre sensor on the physical network would. `net pcap` reads the
-// session inside the encapsulation and names the overlay addresses.
+// namespaces); Debian's tcpdump and `net live` watch only the underlay,
+// as a data-centre sensor on the physical network would. Both `net pcap`
+// on the capture and `net live` (its kernel filter, then the decoder)
+// read the session inside the encapsulation and name the overlay
+// addresses.
 func TestMiningInsideVXLAN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
@@ -48,6 +55,20 @@ func TestMiningInsideVXLAN(t *testing.T) {
 	defer pool.Close()
 	capture := filepath.Join(dir, "underlay.pcap")
 	stopDump := netns.Tcpdump(t, host, "u0", capture, "udp port 4789")
+	liveReport := filepath.Join(dir, "live.json")
+	live := host.Exec(context.Background(), bin, "net", "live", "-i", "u0", "-f", "json", "-o", liveReport)
+	stderr, err := live.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer live.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "capturing on u0") {
+	}
+	go io.Copy(io.Discard, stderr)
 	user := wallet + ".vxlan"
 	m := host.Exec(context.Background(), miner, "-o", "stratum+tcp://10.216.0.2:3333", "-u", user, "--proto", "xmr",
 		"--threads", "0", "--share-interval", "150ms", "--max-runtime", "1m")
@@ -55,22 +76,31 @@ func TestMiningInsideVXLAN(t *testing.T) {
 		t.Fatalf("across the VXLAN overlay: %v", err)
 	}
 	stopDump()
+	live.Process.Signal(syscall.SIGINT)
+	live.Wait()
 
 	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
-	var rep findings.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
+	liveOut, err := os.ReadFile(liveReport)
+	if err != nil {
+		t.Fatalf("net live wrote no report: %v", err)
 	}
-	var hit *findings.Evidence
-	for i, f := range rep.Findings {
-		if f.Rule == "net.stratum" {
-			hit = &rep.Findings[i].Evidence
+	for what, b := range map[string][]byte{"net pcap": out, "net live": liveOut} {
+		var rep findings.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatalf("%s report: %v\n%s", what, err, b)
 		}
-	}
-	if hit == nil {
-		t.Fatalf("no mining session found inside the VXLAN capture: %+v", rep.Findings)
-	}
-	if hit.SrcIP != "10.216.0.1" || hit.DstIP != "10.216.0.2" || hit.DstPort != 3333 || hit.Dialect != netsense.DialectXMR || hit.Worker != user {
-		t.Errorf("session %s -> %s:%d %s %s, want the overlay's 10.216.0.1 -> 10.216.0.2:3333 monero-xmrig %s", hit.SrcIP, hit.DstIP, hit.DstPort, hit.Dialect, hit.Worker, user)
+		var hit *findings.Evidence
+		for i, f := range rep.Findings {
+			if f.Rule == "net.stratum" {
+				hit = &rep.Findings[i].Evidence
+			}
+		}
+		if hit == nil {
+			t.Errorf("%s: no mining session found inside VXLAN: %+v", what, rep.Findings)
+			continue
+		}
+		if hit.SrcIP != "10.216.0.1" || hit.DstIP != "10.216.0.2" || hit.DstPort != 3333 || hit.Dialect != netsense.DialectXMR || hit.Worker != user {
+			t.Errorf("%s: session %s -> %s:%d %s %s, want the overlay's 10.216.0.1 -> 10.216.0.2:3333 monero-xmrig %s", what, hit.SrcIP, hit.DstIP, hit.DstPort, hit.Dialect, hit.Worker, user)
+		}
 	}
 }
