@@ -46,7 +46,8 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			`logs reads DNS query logs — dnsmasq (log-queries), BIND query log, Unbound,
 Windows DNS debug log, Zeek dns.log (TSV or JSON), Suricata EVE — and reports
 every client that asked for a pool or browser-miner domain (suffix match),
-with how often. Lines of other formats are counted and skipped.
+with how often. Lines of other formats are counted and skipped; gzipped
+(rotated) logs are read as they are.
 
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			func(cmd *cobra.Command, a *netsense.Analyzer, f *os.File, name string) error {

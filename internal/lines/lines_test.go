@@ -2,6 +2,7 @@ package lines
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"strings"
@@ -137,4 +138,36 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("%d lines + %d long, want %d", total, r.LongCount, want)
 		}
 	})
+}
+
+func TestDecompress(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte("a\nb\n"))
+	w.Close()
+	for _, c := range []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{"plain", "a\nb\n", "a\nb\n", false},
+		{"gzip", gz.String(), "a\nb\n", false},
+		{"empty", "", "", false},
+		{"one byte", "\x1f", "\x1f", false},
+		{"gzip header cut", gz.String()[:5], "", true},
+	} {
+		r, err := Decompress(strings.NewReader(c.in))
+		if c.wantErr {
+			if err == nil {
+				t.Errorf("%s: no error", c.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s: %q %v, want %q", c.name, got, err, c.want)
+		}
+	}
 }

@@ -44,6 +44,10 @@ var winLabel = regexp.MustCompile(`\((\d+)\)`)
 // allocating (mayFlag); only the rare lines that name a mining domain
 // or keyword take the general path. Memory does not grow with the log.
 func (a *Analyzer) ReadDNSLog(ctx context.Context, r io.Reader, name string) (matched, skipped int, err error) {
+	r, err = lines.Decompress(r)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", name, err)
+	}
 	lr := lines.NewReader(r, maxLogLine)
 	// Lines too long for any format are skipped and named; the log goes on.
 	defer func() { a.Errors = append(a.Errors, lr.Warnings(name)...); skipped += lr.LongCount }()
@@ -95,7 +99,9 @@ func (a *Analyzer) ReadDNSLog(ctx context.Context, r io.Reader, name string) (ma
 		a.dnsQuery(src.Unmap(), netip.Addr{}, query, ts)
 	}
 	if err := lr.Err(); err != nil {
-		return matched, skipped, fmt.Errorf("%s: offset %d: %w", name, lr.Offset(), err)
+		// A log cut short (a truncated .gz, a read error): what was read
+		// stands, and the report says where reading stopped.
+		a.Errors = append(a.Errors, fmt.Sprintf("%s: after line %d: %v: the rest was not read", name, lr.Line(), err))
 	}
 	return matched, skipped, nil
 }

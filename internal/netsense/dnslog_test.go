@@ -1,6 +1,8 @@
 package netsense
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net/netip"
@@ -67,6 +69,32 @@ func TestDNSLogCorruptRegion(t *testing.T) {
 		if len(a.Errors) != 1 || a.Errors[0] != want {
 			t.Errorf("warnings %q, want %q", a.Errors, want)
 		}
+	}
+}
+
+// TestDNSLogGzip: rotated logs are read gzipped as they lie; one cut short
+// (copied while written, a full disk) yields what it holds and says where
+// it stopped.
+func TestDNSLogGzip(t *testing.T) {
+	var plain strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&plain, "Dec  1 03:00:00 dnsmasq[12]: query[A] host%d.example.org from 10.0.0.9\n", i)
+	}
+	plain.WriteString("Dec  1 03:00:01 dnsmasq[12]: query[A] pool.supportxmr.com from 10.0.0.5\n")
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(plain.String()))
+	w.Close()
+	a := NewAnalyzer(intel.MustLoad())
+	matched, _, err := a.ReadDNSLog(context.Background(), bytes.NewReader(gz.Bytes()), "dnsmasq.log.2.gz")
+	if err != nil || matched != 2001 || len(a.Findings()) != 1 || len(a.Errors) != 0 {
+		t.Fatalf("gzip: matched %d err %v findings %d warnings %q", matched, err, len(a.Findings()), a.Errors)
+	}
+	cut := NewAnalyzer(intel.MustLoad())
+	matched, _, err = cut.ReadDNSLog(context.Background(), bytes.NewReader(gz.Bytes()[:gz.Len()/2]), "dnsmasq.log.3.gz")
+	if err != nil || matched == 0 || matched >= 2001 || len(cut.Errors) != 1 || !strings.HasPrefix(cut.Errors[0], "dnsmasq.log.3.gz: after line ") ||
+		!strings.HasSuffix(cut.Errors[0], "unexpected EOF: the rest was not read") {
+		t.Errorf("cut gzip: matched %d err %v warnings %q", matched, err, cut.Errors)
 	}
 }
 

@@ -37,6 +37,10 @@ const maxNATLine = 64 << 10
 // traffic logs (srcip/transip/transport). Lines of other kinds are
 // skipped; skipped says how many.
 func (t *Tracer) AddNATLog(r io.Reader, name string, year int) (skipped int, err error) {
+	r, err = lines.Decompress(r)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
 	lr := lines.NewReader(r, maxNATLine)
 	open := map[string]int{} // key -> index in t.nat of an open translation
 	for lr.Next() {

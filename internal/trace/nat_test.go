@@ -1,6 +1,8 @@
 package trace
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/netip"
 	"strings"
 	"testing"
@@ -90,6 +92,23 @@ func TestNATLogs(t *testing.T) {
 				t.Errorf("source %q", got.Source)
 			}
 		})
+	}
+}
+
+// TestNATLogGzip: a rotated, gzipped firewall log is read as it lies.
+func TestNATLogGzip(t *testing.T) {
+	log := `date=2026-11-30 time=10:05:00 srcip=10.9.8.7 srcport=52000 dstip=198.51.100.7 dstport=3333 proto=6 transip=203.0.113.20 transport=12345 duration=300` + "\n"
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(log))
+	w.Close()
+	var tr Tracer
+	if _, err := tr.AddNATLog(&gz, "forti.log.1.gz", 2026); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := tr.Untranslate(netip.MustParseAddrPort("203.0.113.20:12345"), netip.AddrPort{}, time.Date(2026, 11, 30, 10, 2, 0, 0, time.UTC))
+	if !ok || got.Inside != netip.MustParseAddrPort("10.9.8.7:52000") {
+		t.Errorf("Untranslate = %+v %v", got, ok)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minerguard/minerguard/internal/lines"
 )
 
 // Lease is one DHCP lease.
@@ -59,6 +61,10 @@ const maxLeaseFile = 256 << 20
 
 // AddLeases reads a lease file in any supported format.
 func (t *Tracer) AddLeases(r io.Reader, name string) error {
+	r, err := lines.Decompress(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	b, err := io.ReadAll(io.LimitReader(r, maxLeaseFile+1))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

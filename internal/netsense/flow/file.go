@@ -85,6 +85,10 @@ func (s *FileStats) addErr(format string, a ...any) {
 // parts are reported in FileStats.Errors; the error return is for files
 // that cannot be read at all.
 func ReadFile(ctx context.Context, r io.Reader, name string, dec *Decoder, emit func(Record)) (FileStats, error) {
+	r, err := lines.Decompress(r) // rotated logs are often gzipped
+	if err != nil {
+		return FileStats{}, fmt.Errorf("%s: %w", name, err)
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, err := br.Peek(len(fileMagic))
 	if len(head) == 0 {
@@ -251,7 +255,8 @@ func readLines(ctx context.Context, br *bufio.Reader, name string, emit func(Rec
 		st.addErr("%s", w)
 	}
 	if err := lr.Err(); err != nil {
-		return st, fmt.Errorf("%s: line %d: %w", name, lr.Line()+1, err)
+		// Cut short (a truncated .gz, a read error): what was read stands.
+		st.addErr("%s: after line %d: %v: the rest was not read", name, lr.Line(), err)
 	}
 	return st, nil
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,24 @@ func TestReadFileLongLine(t *testing.T) {
 	want := fmt.Sprintf("conn.json: line 2 (offset %d): %d bytes, longer than %d: skipped", len(first)+1, 2*maxLine+1, maxLine)
 	if len(recs) != 71 || st.Skipped != 1 || len(st.Errors) != 1 || st.Errors[0] != want {
 		t.Errorf("records %d (want 71) skipped %d errors %q, want %q", len(recs), st.Skipped, st.Errors, want)
+	}
+}
+
+// TestReadFileGzip: Zeek archives its logs gzipped; they are read as
+// they lie.
+func TestReadFileGzip(t *testing.T) {
+	conn, err := os.ReadFile(filepath.Join("testdata", "zeek", "conn.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(conn)
+	w.Close()
+	n := 0
+	st, err := ReadFile(context.Background(), &gz, "conn.00:00:00-01:00:00.log.gz", NewDecoder(Limits{}), func(Record) { n++ })
+	if err != nil || n != 71 || st.Format != "zeek-conn-json" || len(st.Errors) != 0 {
+		t.Errorf("records %d format %q errors %q err %v", n, st.Format, st.Errors, err)
 	}
 }
 
