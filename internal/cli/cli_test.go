@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -247,6 +250,31 @@ func TestNetLogsCommand(t *testing.T) {
 	code, _, _ = run(t, "net", "logs", "--fail-on", "none", writeTemp(t, "nothing to see\n"))
 	if code != 0 {
 		t.Errorf("unknown format: exit %d", code)
+	}
+}
+
+// TestNetReadsStdin: "-" reads standard input (zcat or tcpdump -w - in a
+// pipe), gzipped or not, and the report calls it stdin.
+func TestNetReadsStdin(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte("Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\n"))
+	w.Close()
+	var out, errb bytes.Buffer
+	root := newRoot(&out, &errb)
+	root.SetIn(&gz)
+	root.SetArgs([]string{"net", "logs", "--format", "json", "-"})
+	err := root.ExecuteContext(context.Background())
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != ExitFindings {
+		t.Fatalf("exit %v, stderr %s", err, errb.String())
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Host.Root != "stdin" || len(rep.Findings) != 1 || rep.Findings[0].Evidence.SrcIP != "10.1.2.3" {
+		t.Errorf("report root %q findings %+v", rep.Host.Root, rep.Findings)
 	}
 }
 

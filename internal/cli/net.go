@@ -39,7 +39,7 @@ also inside WebSocket; pool domains in DNS queries and TLS SNI. One
 incident per source host.
 
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
-			func(cmd *cobra.Command, a *netsense.Analyzer, f *os.File, name string) error {
+			func(cmd *cobra.Command, a *netsense.Analyzer, f io.Reader, name string) error {
 				return a.ReadCapture(cmd.Context(), f, name)
 			}),
 		newNetReadCmd("logs FILE...", "Find hosts that look up mining pools in resolver query logs",
@@ -50,7 +50,7 @@ with how often. Lines of other formats are counted and skipped; gzipped
 (rotated) logs are read as they are.
 
 Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
-			func(cmd *cobra.Command, a *netsense.Analyzer, f *os.File, name string) error {
+			func(cmd *cobra.Command, a *netsense.Analyzer, f io.Reader, name string) error {
 				matched, skipped, err := a.ReadDNSLog(cmd.Context(), f, name)
 				if err == nil && matched == 0 && skipped > 0 {
 					a.Errors = append(a.Errors, fmt.Sprintf("%s: no line in a known query-log format (%d lines skipped)", name, skipped))
@@ -66,7 +66,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 
 // newNetReadCmd builds a command that feeds files to an analyzer with read
 // and reports like scan does.
-func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, *os.File, string) error) *cobra.Command {
+func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.Analyzer, io.Reader, string) error) *cobra.Command {
 	var o netFlags
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
@@ -86,22 +86,34 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 			if a.Fingerprints, err = o.fingerprints(); err != nil {
 				return err
 			}
+			var names []string
 			for _, name := range files {
-				f, err := os.Open(name)
+				f, name, err := openInput(cmd, name)
 				if err != nil {
 					return err
 				}
+				names = append(names, name)
 				err = read(cmd, a, f, name)
 				f.Close()
 				if err != nil {
 					return err
 				}
 			}
-			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), out, findings.CheckRun{}, a.Errors)
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(names, " "), out, findings.CheckRun{}, a.Errors)
 		},
 	}
 	o.flags(cmd)
 	return cmd
+}
+
+// openInput opens a file to read, or standard input for "-" (a pipe from
+// tcpdump -w - or zcat), named "stdin" in the report.
+func openInput(cmd *cobra.Command, name string) (io.ReadCloser, string, error) {
+	if name == "-" {
+		return io.NopCloser(cmd.InOrStdin()), "stdin", nil
+	}
+	f, err := os.Open(name)
+	return f, name, err
 }
 
 // netOutput is how a net command reports.

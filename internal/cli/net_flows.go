@@ -151,11 +151,13 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 			started := time.Now()
 			dec := flow.NewDecoder(flow.Limits{})
 			var warnings []string
+			var names []string
 			for _, name := range files {
-				f, err := os.Open(name)
+				f, name, err := openInput(cmd, name)
 				if err != nil {
 					return err
 				}
+				names = append(names, name)
 				st, err := flow.ReadFile(cmd.Context(), f, name, dec, a.Add)
 				f.Close()
 				if err != nil {
@@ -167,7 +169,7 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				}
 			}
 			warnings = append(warnings, decoderWarnings(dec.Stats, a)...)
-			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(files, " "), out, findings.CheckRun{ID: "net.flows"}, warnings)
+			return writeNetReport(cmd, a.Findings(), db, started, strings.Join(names, " "), out, findings.CheckRun{ID: "net.flows"}, warnings)
 		},
 	}
 	o.flags(cmd)
