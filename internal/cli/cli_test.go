@@ -278,6 +278,34 @@ func TestNetReadsStdin(t *testing.T) {
 	}
 }
 
+// TestNetInterrupted: a run interrupted (SIGINT cancels the context)
+// still writes the report of what it read, says it is incomplete, and
+// fails.
+func TestNetInterrupted(t *testing.T) {
+	log := writeTemp(t, "Nov 23 20:40:01 dnsmasq[1234]: query[A] pool.xmrig.com from 10.1.2.3\n")
+	report := filepath.Join(t.TempDir(), "r.json")
+	var out, errb bytes.Buffer
+	root := newRoot(&out, &errb)
+	root.SetArgs([]string{"net", "logs", "--format", "json", "-o", report, log})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := root.ExecuteContext(ctx)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err %v, want interrupted", err)
+	}
+	b, rerr := os.ReadFile(report)
+	if rerr != nil {
+		t.Fatalf("no report written: %v", rerr)
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 1 || !strings.HasPrefix(rep.Warnings[0], "interrupted while reading "+log) {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+}
+
 // TestNetTraceToOwner: a client seen in a resolver log is traced through
 // its DHCP lease and the inventory to a machine, owner and room.
 func TestNetTraceToOwner(t *testing.T) {

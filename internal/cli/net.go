@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -95,6 +96,11 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 				names = append(names, name)
 				err = read(cmd, a, f, name)
 				f.Close()
+				if err != nil && cmd.Context().Err() != nil {
+					return reportInterrupted(name, func(warning string) error {
+						return writeNetReport(cmd, a.Findings(), db, started, strings.Join(names, " "), out, findings.CheckRun{}, append(a.Errors, warning))
+					})
+				}
 				if err != nil {
 					return err
 				}
@@ -104,6 +110,17 @@ func newNetReadCmd(use, short, long string, read func(*cobra.Command, *netsense.
 	}
 	o.flags(cmd)
 	return cmd
+}
+
+// reportInterrupted ends a run interrupted (SIGINT, SIGTERM) while name
+// was read: write reports what was read, with a warning that says where it
+// stopped, and the run fails.
+func reportInterrupted(name string, write func(warning string) error) error {
+	w := fmt.Sprintf("interrupted while reading %s: the rest of it and of the inputs after it was not read", name)
+	if err := write(w); err != nil && !errors.As(err, new(exitError)) {
+		return err
+	}
+	return errors.New("interrupted: the report covers only what was read")
 }
 
 // openInput opens a file to read, or standard input for "-" (a pipe from

@@ -160,6 +160,11 @@ Exit codes as for scan: 0 nothing at or above --fail-on, 1 findings, 2 error.`,
 				names = append(names, name)
 				st, err := flow.ReadFile(cmd.Context(), f, name, dec, a.Add)
 				f.Close()
+				if err != nil && cmd.Context().Err() != nil {
+					return reportInterrupted(name, func(warning string) error {
+						return writeNetReport(cmd, a.Findings(), db, started, strings.Join(names, " "), out, findings.CheckRun{ID: "net.flows"}, append(append(warnings, st.Errors...), warning))
+					})
+				}
 				if err != nil {
 					return err
 				}
