@@ -33,7 +33,7 @@ func newNetCmd() *cobra.Command {
 	}
 	cmd.AddCommand(
 		newNetReadCmd("pcap FILE...", "Analyse pcap/pcapng captures for mining protocols, pool DNS lookups and pool TLS names",
-			`pcap reads capture files (pcap or pcapng; Ethernet, Linux cooked, raw IP; IPv4
+			`pcap reads capture files (pcap or pcapng; Ethernet, Linux cooked v1 and v2, raw IP; IPv4
 and IPv6; inside VLAN, PPPoE, MPLS, GRE, ERSPAN and VXLAN), reassembles TCP streams and recognises mining by parsing the
 protocol: Monero/XMRig, Stratum v1, EthereumStratum, ETHPROXY and getwork,
 also inside WebSocket; pool domains in DNS queries and TLS SNI. One

@@ -92,6 +92,8 @@ type Analyzer struct {
 	Alert   func(findings.Finding)
 	Packets uint64
 	Errors  []string
+
+	undecoded int // frames that were not IP (ARP, a link type not read)
 }
 
 // NewAnalyzer returns an analyzer judging against db.
@@ -135,12 +137,18 @@ func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) er
 		src = p
 	}
 	link := src.LinkType()
+	undecoded := a.undecoded
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		data, ci, err := src.ZeroCopyReadPacketData()
 		if err == io.EOF {
+			// A capture of a link type nothing here reads would otherwise
+			// pass as a capture without mining.
+			if n > 0 && a.undecoded-undecoded == n {
+				a.Errors = append(a.Errors, fmt.Sprintf("%s: none of its %d packets could be decoded (link type %d): nothing in it was analysed", name, n, link))
+			}
 			return nil
 		}
 		if err != nil {
@@ -163,6 +171,7 @@ func (a *Analyzer) Packet(data []byte, link layers.LinkType, ts time.Time) {
 	}
 	p := &a.frame
 	if !decodeFrame(data, link, p) {
+		a.undecoded++
 		return
 	}
 	if (p.sport == 53 || p.dport == 53) && len(p.payload) >= 12 {

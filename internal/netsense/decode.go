@@ -32,6 +32,14 @@ func decodeFrame(data []byte, link layers.LinkType, p *frame) bool {
 	return decodeLink(data, link, p, 0)
 }
 
+// linkTypeLinuxSLL2 stands for LINKTYPE_LINUX_SLL2 (276), what `tcpdump
+// -i any` writes since libpcap 1.10: protocol (2 bytes), reserved (2),
+// interface index (4), ARPHRD type (2), packet type (1), address length
+// (1), address (8). gopacket's LinkType is a byte, so the type arrives as
+// its low byte, 20, which no link type of its own uses; the pcap reader
+// maps it so (and refuses other types above 255, which would collide).
+const linkTypeLinuxSLL2 layers.LinkType = 276 & 0xff
+
 // maxEncap bounds tunnels within tunnels: a hostile frame could nest them
 // without end.
 const maxEncap = 4
@@ -56,6 +64,11 @@ func decodeLink(data []byte, link layers.LinkType, p *frame, depth int) bool {
 			return false
 		}
 		etype, data = binary.BigEndian.Uint16(data[14:]), data[16:]
+	case linkTypeLinuxSLL2: // what `tcpdump -i any` writes since libpcap 1.10
+		if len(data) < 20 {
+			return false
+		}
+		etype, data = binary.BigEndian.Uint16(data), data[20:]
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14: // 12, 14: raw IP on some BSDs
 		var ok bool
 		if etype, ok = ipEthertype(data); !ok {

@@ -52,6 +52,14 @@ func newPcapRecords(br *bufio.Reader) (*pcapRecords, error) {
 	case 0xd4c3b2a1:
 		p.order = binary.BigEndian
 	}
+	// The link type is 32 bits (the low 16 the type itself); gopacket
+	// keeps a byte of it.
+	switch raw := p.order.Uint32(head[20:]) & 0xffff; {
+	case raw == 276:
+		p.link = linkTypeLinuxSLL2
+	case raw > 0xff:
+		return nil, fmt.Errorf("link type %d is not supported", raw)
+	}
 	_, err = br.Discard(24)
 	return p, err
 }

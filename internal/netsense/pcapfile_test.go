@@ -123,3 +123,54 @@ func TestGzipCapture(t *testing.T) {
 		t.Errorf("findings %+v", fs)
 	}
 }
+
+// TestLinkTypes: a capture of a link type nothing here reads says so
+// instead of passing for a capture without mining; a type gopacket cannot
+// hold (above 255) is refused by number, except Linux cooked v2 (276).
+func TestLinkTypes(t *testing.T) {
+	write := func(link uint32, frames ...[]byte) []byte {
+		var b bytes.Buffer
+		w := pcapgo.NewWriter(&b)
+		w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+		for i, f := range frames {
+			w.WritePacket(gopacketCI(i, len(f)), f)
+		}
+		out := b.Bytes()
+		binary.LittleEndian.PutUint32(out[20:], link)
+		return out
+	}
+	eth := tcpFrame(t, "10.0.0.5:40000", "192.0.2.9:3333", 1, "PA", `{"id":1,"method":"login","params":{"login":"w"}}`+"\n")
+	sll2 := append(binary.BigEndian.AppendUint16(nil, 0x0800), make([]byte, 18)...) // protocol, then the rest of the header
+	cases := []struct {
+		name, warning, err string
+		data               []byte
+		stratum            bool
+	}{
+		{name: "Ethernet", data: write(1, eth), stratum: true},
+		{name: "Linux cooked v2", data: write(276, append(sll2, eth[14:]...)), stratum: true},
+		{name: "a link type not read", data: write(147, eth, eth), warning: "cap.pcap: none of its 2 packets could be decoded (link type 147): nothing in it was analysed"},
+		{name: "a link type above 255", data: write(290, eth), err: "cap.pcap: pcap: link type 290 is not supported"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := newTestAnalyzer()
+			err := a.ReadCapture(context.Background(), bytes.NewReader(c.data), "cap.pcap")
+			if c.err != "" {
+				if err == nil || err.Error() != c.err {
+					t.Fatalf("err %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			stratum := false
+			for _, f := range a.Findings() {
+				stratum = stratum || f.Rule == "net.stratum"
+			}
+			if stratum != c.stratum || (c.warning == "") != (len(a.Errors) == 0) || c.warning != "" && a.Errors[0] != c.warning {
+				t.Errorf("stratum %v warnings %q", stratum, a.Errors)
+			}
+		})
+	}
+}
