@@ -32,7 +32,7 @@ type ShapeRules struct {
 	MaxMessage    int           // bytes: nothing bulky in either direction
 	MaxRate       float64       // bytes per second over the connection
 	MinRegular    float64       // share of client messages of its two commonest sizes (shares and keep-alives)
-	MinReplyShare float64       // share of server answers of one size
+	MinReplyShare float64       // share of server answers of the two commonest sizes
 	MinAnswered   float64       // share of client messages answered within a round trip
 	MinJobs       int           // unsolicited server pushes larger than the answers
 	MinJobSize    int           // bytes: a job carries at least a block template's hashes
@@ -266,7 +266,10 @@ func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	rate := float64(st.bytes) / max(active, 1)
 	cSize, _ := st.client.mode()
 	cShare := st.client.top2()
-	rSize, rShare := st.replies.mode()
+	// Answers come in two kinds as client messages do (share results and
+	// keep-alive or getWork answers): the two commonest sizes count.
+	rSize, _ := st.replies.mode()
+	rShare := st.replies.top2()
 	answered := float64(st.answered) / max(float64(nc), 1)
 	jobMin := max(r.MinJobSize, rSize+rSize/2)
 	jobs := st.pushes.countAtLeast(jobMin)
@@ -293,7 +296,7 @@ func (s *shape) verdict(r ShapeRules, first, last time.Time) shapeVerdict {
 	case answered < r.MinAnswered:
 		return fail("%.0f%% of client messages answered within a round trip", 100*answered)
 	case rShare < r.MinReplyShare:
-		return fail("answers vary in size (%.0f%% of one size)", 100*rShare)
+		return fail("answers vary in size (%.0f%% of the two commonest sizes)", 100*rShare)
 	case jobs < r.MinJobs:
 		return fail("%d unsolicited server pushes of %d+ bytes (< %d jobs)", jobs, jobMin, r.MinJobs)
 	}

@@ -88,6 +88,21 @@ func TestShape(t *testing.T) {
 		{"XMR over TLS, jobs each 2 min", script(900, miner(10, 120, 250, 70, 480)), true, ""},
 		{"stratum v1 over TLS, slow miner", script(1200, miner(30, 30, 160, 60, 700)), true, ""},
 		{"miner seen for 50 s", script(50, miner(4, 40, 199, 80, 267)), false, "lasted"},
+		// eth-proxy: shares and getWork polls, each with its own answer
+		// (a result of true, the work package), half and half.
+		{"eth-proxy over TLS, two kinds of answers", script(600, func(r *rand.Rand, t float64) (float64, []msg) {
+			out := []msg{{t, 0, 500 + r.IntN(4)}, {t + 0.1, 1, 58 + r.IntN(2)}}
+			if r.IntN(2) == 0 {
+				out = []msg{{t, 0, 500 + r.IntN(4)}, {t + 0.1, 1, 148 + r.IntN(2)}}
+			}
+			if r.IntN(3) == 0 {
+				out = append(out, msg{t + 1 + r.Float64(), 1, 265 + r.IntN(4)})
+			}
+			return t + r.ExpFloat64()*3 + 0.2, out
+		}), true, ""},
+		{"an API whose answers vary, with notifications", script(600, func(r *rand.Rand, t float64) (float64, []msg) {
+			return t + 5, []msg{{t, 0, 180}, {t + 0.05, 1, 200 + r.IntN(2000)}, {t + 2, 1, 400 + r.IntN(40)}}
+		}), false, "answers vary"},
 		{"download", append(append([]msg{}, tlsHandshake...), msg{1, 0, 300}, msg{1.1, 1, 50 << 20}, msg{120, 0, 40}), false, ""},
 		{"web browsing on a keep-alive connection", script(300, func(r *rand.Rand, t float64) (float64, []msg) {
 			return t + 2 + r.Float64()*20, []msg{{t, 0, 400 + r.IntN(300)}, {t + 0.08, 1, 2000 + r.IntN(60000)}}
