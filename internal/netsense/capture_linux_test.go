@@ -132,6 +132,18 @@ func TestNetLiveInNamespace(t *testing.T) {
 	}
 }
 
+// netPcap runs `minerguard net pcap -f json --fail-on none ARGS...` and
+// returns its report.
+func netPcap(t *testing.T, bin string, args ...string) findings.Report {
+	t.Helper()
+	out, _ := exec.Command(bin, append([]string{"net", "pcap", "-f", "json", "--fail-on", "none"}, args...)...).Output()
+	var rep findings.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	return rep
+}
+
 // buildTools builds minerguard and the fake miner into dir.
 func buildTools(t *testing.T, dir string) (bin, miner string) {
 	t.Helper()

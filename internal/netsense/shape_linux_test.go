@@ -2,7 +2,6 @@ package netsense_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -161,11 +160,7 @@ func TestFlowShapeOnRealTLS(t *testing.T) {
 			d["reply_size"], d["reply_regular"], d["jobs"], d["job_size"], d["max_message"], d["bytes_per_s"], d["duration"])
 	}
 
-	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
-	var rep findings.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep := netPcap(t, bin, capture)
 	flagged := map[int]int{}
 	for _, f := range rep.Findings {
 		if f.Rule == "net.flow_shape" {

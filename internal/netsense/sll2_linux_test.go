@@ -3,15 +3,12 @@ package netsense_test
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/netsense"
 	"github.com/minerguard/minerguard/internal/testkit/fakepool"
 	"github.com/minerguard/minerguard/internal/testkit/netns"
@@ -49,11 +46,7 @@ func TestCaptureOnAnyInterface(t *testing.T) {
 	link := binary.LittleEndian.Uint32(head[20:])
 	t.Logf("tcpdump -i any wrote link type %d", link)
 
-	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
-	var rep findings.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep := netPcap(t, bin, capture)
 	found := false
 	for _, f := range rep.Findings {
 		if f.Rule == "net.stratum" && f.Evidence.Dialect == netsense.DialectXMR && f.Evidence.Worker == user && f.Evidence.DstPort == 3333 {

@@ -2,7 +2,6 @@ package netsense_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +45,7 @@ func TestTLSMiningOn443(t *testing.T) {
 	}
 	stopDump()
 
-	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
-	var rep findings.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep := netPcap(t, bin, capture)
 	var hits []findings.Finding
 	for _, f := range rep.Findings {
 		if f.Evidence.DstPort == 443 {
@@ -83,11 +78,7 @@ func TestTLSMiningOn443(t *testing.T) {
 	// ordinary name is found too.
 	list := filepath.Join(dir, "ja3.txt")
 	os.WriteFile(list, []byte("# miners' TLS clients\n"+ja3["www.example.org"]+",fakeminer (Go crypto/tls)\n"), 0o600)
-	out, _ = exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", "--ja3", list, capture).Output()
-	rep = findings.Report{}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep = netPcap(t, bin, "--ja3", list, capture)
 	found := false
 	for _, f := range rep.Findings {
 		if f.Rule == "net.tls_miner_ja3" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["fingerprint_name"] == "fakeminer (Go crypto/tls)" {
@@ -103,11 +94,7 @@ func TestTLSMiningOn443(t *testing.T) {
 		t.Fatalf("JA4 of Go's ClientHello: %q", ja4)
 	}
 	os.WriteFile(list, []byte(ja4+" fakeminer by JA4\n"), 0o600)
-	out, _ = exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", "--tls-fingerprints", list, capture).Output()
-	rep = findings.Report{}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep = netPcap(t, bin, "--tls-fingerprints", list, capture)
 	found = false
 	for _, f := range rep.Findings {
 		found = found || f.Rule == "net.tls_miner_ja4" && f.Evidence.SNI == "www.example.org" && f.Evidence.Details["fingerprint_name"] == "fakeminer by JA4"

@@ -2,10 +2,8 @@ package netsense_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,11 +57,7 @@ func TestDialectsAcrossVeth(t *testing.T) {
 	}
 	stopDump()
 
-	out, _ := exec.Command(bin, "net", "pcap", "-f", "json", "--fail-on", "none", capture).Output()
-	var rep findings.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
+	rep := netPcap(t, bin, capture)
 	got := map[string]findings.Evidence{}
 	for _, f := range rep.Findings {
 		if f.Rule == "net.stratum" {
