@@ -2,7 +2,6 @@ package netsense
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/minerguard/minerguard/internal/findings"
 	"github.com/minerguard/minerguard/internal/intel"
+	"github.com/minerguard/minerguard/internal/lines"
 )
 
 // maxFlows bounds the flow table; the least recently active flow is
@@ -103,15 +103,11 @@ func NewAnalyzer(db *intel.DB) *Analyzer {
 
 // ReadCapture reads a pcap or pcapng stream (a pcap may be gzipped).
 func (a *Analyzer) ReadCapture(ctx context.Context, r io.Reader, name string) error {
-	br := bufio.NewReaderSize(r, 1<<16)
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: gzip: %w", name, err)
-		}
-		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 1<<16)
+	r, err := lines.Decompress(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
+	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
 	if err != nil {
 		return fmt.Errorf("%s: not a capture: %w", name, err)
